@@ -1,0 +1,117 @@
+"""The one typed settings object of the platform.
+
+Read once at each process's entry point (environment variables prefixed ``FRAUDWATCH_``,
+overridden by CLI options) and passed down explicitly. ``fraudwatch up`` hands its resolved
+settings to the processes it starts through :meth:`Settings.to_env`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FRAUDWATCH_"
+DEFAULT_API_PORT = 8080
+DEFAULT_BROKER_PORT = 19092
+DEFAULT_CLICKHOUSE_PORT = 18123
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that run the embedded platform on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    data_dir: Path = Field(default=Path(".data"), description="Embedded ClickHouse data and worker state")
+    host: str = Field(default="127.0.0.1", description="Interface the embedded services listen on")
+    api_port: int = Field(default=DEFAULT_API_PORT, ge=1, le=65535)
+    broker_port: int = Field(default=DEFAULT_BROKER_PORT, ge=1, le=65535)
+    clickhouse_port: int = Field(
+        default=DEFAULT_CLICKHOUSE_PORT, ge=1, le=65535, description="Port of the embedded ClickHouse gateway"
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None, description="Apache Kafka bootstrap servers; unset = start the embedded broker"
+    )
+    clickhouse_url: str | None = Field(
+        default=None, description="ClickHouse server URL (http://host:8123); unset = embedded chDB"
+    )
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = "fraudwatch"
+
+    topic_prefix: str = "fraudwatch"
+    raw_partitions: int = Field(default=4, ge=1, le=256)
+    broker_epoch: str = Field(
+        default="static",
+        description="Identity of the broker's current life; the embedded broker gets a fresh one per start",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+    )
+    worker_id: str = "fraudwatch-worker"
+    rebalance_timeout_s: float = Field(default=6.0, ge=3, le=300)
+    flush_interval_s: float = Field(default=0.5, gt=0, le=10)
+    flush_max_rows: int = Field(default=50_000, ge=1)
+
+    timezone: str = "Asia/Shanghai"
+    hash_key: SecretStr = Field(
+        default=SecretStr("fraudwatch-development-key-change-me"),
+        description="HMAC key for personal identifiers; production must set its own",
+    )
+    max_amount_lost_cny: int = 100_000_000
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def raw_topic(self) -> str:
+        return f"{self.topic_prefix}.reports.raw"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.broker_port}"
+
+    @property
+    def clickhouse_endpoint(self) -> str:
+        """Where every process talks to ClickHouse: a server, or the embedded gateway of `up`."""
+        return self.clickhouse_url or f"http://{self.host}:{self.clickhouse_port}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process build exactly these settings."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
+    def child_environment(self) -> dict[str, str]:
+        """The parent's environment, with any FRAUDWATCH_ variable replaced by these settings."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        return inherited | self.to_env()

@@ -1,0 +1,1 @@
+"""ClickHouse side of the platform: schema migrations, the embedded engine, the batching writer."""

@@ -1,0 +1,291 @@
+"""ClickHouse HTTP interface served from the embedded chDB engine.
+
+chDB lets only one process open a data directory. ``fraudwatch up`` is that process: it opens the
+engine once and serves the subset of ClickHouse's HTTP protocol that clickhouse-connect, curl and
+Grafana's ClickHouse plugin (HTTP mode) use. Every other process (the worker, ``fraudwatch query``,
+dashboards) therefore talks to the embedded engine exactly as it would talk to a ClickHouse server:
+same client, same code path, only the URL differs.
+
+Supported: query text in the body or in the ``query`` parameter, data in the body for INSERTs
+(plain, chunked, lz4/zstd/gzip-encoded), ``param_*`` bound parameters, ``database``, settings as
+URL parameters, ``default_format``, and ClickHouse-style error responses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+import tempfile
+import threading
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import chdb
+
+log = logging.getLogger(__name__)
+
+# Parameters that belong to the HTTP transport, not to the engine.
+TRANSPORT_PARAMS = frozenset(
+    {
+        "query", "database", "default_format", "buffer_size", "session_id", "session_timeout",
+        "session_check", "query_id", "quota_key", "compress", "decompress", "wait_end_of_query",
+        "client_protocol_version", "role", "send_progress_in_http_headers",
+        "http_headers_progress_interval_ms", "enable_http_compression", "user", "password",
+    }
+)  # fmt: skip
+_TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\b", re.IGNORECASE)
+_ERROR_CODE = re.compile(r"Code:\s*(\d+)")
+# ClickHouse accepts `INSERT ... FORMAT X` followed by the data in one body; the statement ends at
+# the first line break after the FORMAT clause.
+_INLINE_INSERT = re.compile(rb"^\s*INSERT\s+INTO\s[^\n]*?\bFORMAT\s+\w+[ \t]*\r?\n?", re.IGNORECASE)
+
+
+class GatewayError(Exception):
+    def __init__(self, message: str, code: int = 1000, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def _decode_body(body: bytes, encoding: str | None) -> bytes:
+    if not encoding or encoding == "identity" or not body:
+        return body
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "lz4":
+        import lz4.frame
+
+        return bytes(lz4.frame.decompress(body))
+    if encoding == "zstd":
+        import zstandard
+
+        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(body))
+    raise GatewayError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ChdbEngine:
+    """The process's single chDB engine, with one connection handle per serving thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._root = chdb.connect(str(path))  # opening here surfaces a locked directory at start-up
+        self._local = threading.local()
+        self._handles: list[Any] = [self._root]
+        self._lock = threading.Lock()
+        self._spool = Path(tempfile.mkdtemp(prefix="fraudwatch-insert-"))
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = chdb.connect(str(self.path))
+            self._local.conn = conn
+            with self._lock:
+                self._handles.append(conn)
+        return conn
+
+    def execute(
+        self,
+        sql: str,
+        *,
+        data: bytes | None,
+        params: dict[str, str],
+        settings: dict[str, str],
+        database: str | None,
+        default_format: str,
+    ) -> tuple[bytes, str]:
+        """Run one statement; returns (result bytes, result format)."""
+        conn = self._conn()
+        for name in settings:
+            if not _SETTING_NAME.match(name):
+                raise GatewayError(f"invalid setting name {name!r}", code=115)
+        statement = sql.strip().rstrip(";")
+        spooled: Path | None = None
+        match = _TRAILING_FORMAT.search(statement)
+        fmt = match.group(1) if match else default_format
+        if data is not None and data and _INSERT.match(statement):
+            # chDB ingests insert payloads from a file, not from the statement text.
+            if match is None:
+                raise GatewayError("INSERT with data must name its FORMAT", code=62)
+            spooled = self._spool / f"{uuid.uuid4().hex}.bin"
+            spooled.write_bytes(data)
+            statement = f"{statement[: match.start()]} FROM INFILE {_quote(str(spooled))} FORMAT {fmt}"
+        applied: list[str] = []
+        try:
+            if database:
+                conn.query(f"USE {database}")
+            for name, value in settings.items():
+                conn.query(f"SET {name} = {_quote(value)}")
+                applied.append(name)
+            result = conn.query(statement, fmt, params=params) if params else conn.query(statement, fmt)
+            return bytes(result.bytes() or b""), fmt
+        except GatewayError:
+            raise
+        except Exception as exc:  # chDB raises its own error type carrying ClickHouse's message
+            message = str(exc)
+            code_match = _ERROR_CODE.search(message)
+            raise GatewayError(
+                message[message.find("Code:") :] if code_match else message,
+                code=int(code_match.group(1)) if code_match else 1000,
+                status=HTTPStatus.INTERNAL_SERVER_ERROR,
+            ) from exc
+        finally:
+            for name in applied:
+                conn.query(f"SET {name} = DEFAULT")
+            if database:
+                conn.query("USE default")
+            if spooled is not None:
+                spooled.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._handles:
+                try:
+                    handle.close()
+                except Exception:  # closing is best effort at shutdown
+                    log.debug("closing a chDB handle failed", exc_info=True)
+            self._handles.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _GatewayServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the worker polls often
+        return
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _respond(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._handle(b"")
+
+    def do_POST(self) -> None:
+        self._handle(self._read_body())
+
+    def _handle(self, raw_body: bytes) -> None:
+        url = urlsplit(self.path)
+        if url.path in ("/ping", "/health"):
+            self._respond(200, b"Ok.\n", {"Content-Type": "text/plain"})
+            return
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        query_id = params.get("query_id") or str(uuid.uuid4())
+        try:
+            body = _decode_body(raw_body, self.headers.get("Content-Encoding"))
+            if "query" in params:
+                sql, data = params["query"], body
+            elif head := _INLINE_INSERT.match(body):
+                sql, data = head.group(0).decode("utf-8"), body[head.end() :]
+            else:
+                sql, data = body.decode("utf-8"), None
+            if not sql.strip():
+                raise GatewayError("Empty query", code=62)
+            bound = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
+            settings = {
+                k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")
+            }
+            if data is not None and not data and not _INSERT.match(sql):
+                data = None
+            result, fmt = self.server.engine.execute(
+                sql,
+                data=data,
+                params=bound,
+                settings=settings,
+                database=params.get("database"),
+                default_format=params.get("default_format", "TabSeparated"),
+            )
+        except GatewayError as exc:
+            self._respond(
+                exc.status,
+                f"Code: {exc.code}. DB::Exception: {exc}\n".encode()
+                if not str(exc).startswith("Code:")
+                else f"{exc}\n".encode(),
+                {
+                    "Content-Type": "text/plain; charset=UTF-8",
+                    "X-ClickHouse-Exception-Code": str(exc.code),
+                    "X-ClickHouse-Query-Id": query_id,
+                },
+            )
+            return
+        except Exception as exc:  # never let one bad request kill the serving thread silently
+            log.exception("gateway request failed")
+            self._respond(500, f"Code: 1001. DB::Exception: {exc}\n".encode(), {"X-ClickHouse-Exception-Code": "1001"})
+            return
+        self._respond(
+            200,
+            result,
+            {
+                "Content-Type": "application/octet-stream" if fmt in ("Native", "RowBinary") else "text/plain",
+                "X-ClickHouse-Format": fmt,
+                "X-ClickHouse-Timezone": self.server.timezone,
+                "X-ClickHouse-Query-Id": query_id,
+                "X-ClickHouse-Summary": json.dumps({"read_rows": "0", "written_rows": "0"}),
+            },
+        )
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], engine: ChdbEngine, timezone: str) -> None:
+        super().__init__(address, _Handler)
+        self.engine = engine
+        self.timezone = timezone
+
+
+class ClickHouseGateway:
+    """Owns the embedded engine and serves it on host:port until stopped."""
+
+    def __init__(self, path: Path, host: str, port: int, timezone: str = "UTC") -> None:
+        self.engine = ChdbEngine(path)
+        self._server = _GatewayServer((host, port), self.engine, timezone)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="clickhouse-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ClickHouseGateway:
+        self._thread.start()
+        log.info("embedded ClickHouse serving", extra={"url": self.url, "path": str(self.engine.path)})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.engine.close()
+

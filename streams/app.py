@@ -1,0 +1,147 @@
+"""The Faust worker: thin glue from the raw topic to the ClickHouse sink.
+
+Events are consumed without automatic acknowledgement. An event is acked only once the flush that
+carries its facts has returned, so Faust never commits an offset ClickHouse does not yet hold;
+what a crash makes Kafka redeliver, the sink recognises and leaves out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+
+from fraudwatch.errors import InvalidEnvelopeError
+from fraudwatch.settings import Settings
+from sinks.clickhouse import connect
+from sinks.writer import ReportSink
+from streams.envelope import decode_envelope
+from streams.facts import SourcePosition, facts_of
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 10.0
+
+
+class IngestPipeline:
+    """Pairs buffered facts with the events that carried them, and acks events after each flush."""
+
+    def __init__(self, sink: ReportSink, settings: Settings) -> None:
+        self.sink = sink
+        self.settings = settings
+        self._unacked: list[Any] = []
+        self._flush_lock = asyncio.Lock()
+        self.reports_seen = 0
+        self.invalid_messages = 0
+
+    def accept(self, event: Any) -> None:
+        message = event.message
+        try:
+            envelope = decode_envelope(message.value)
+        except InvalidEnvelopeError as exc:
+            self.invalid_messages += 1
+            log.error(
+                "dropping a message that is not a report envelope",
+                extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
+                       "error": str(exc)},
+            )  # fmt: skip
+            event.ack()
+            return
+        position = SourcePosition(message.topic, envelope.epoch, message.partition, message.offset)
+        facts = facts_of(position, envelope.reports)
+        self.sink.add(facts)
+        self._unacked.append(event)
+        self.reports_seen += len(facts)
+
+    @property
+    def must_flush(self) -> bool:
+        return self.sink.pending >= self.settings.flush_max_rows
+
+    @property
+    def flushing(self) -> bool:
+        return self._flush_lock.locked()
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            events, self._unacked = self._unacked, []
+            if not events and not self.sink.pending:
+                return
+            backoff = 0.2
+            while True:
+                try:
+                    result = await asyncio.to_thread(self.sink.flush)
+                    break
+                except Exception as exc:
+                    # Nothing is acked, so nothing is committed: retrying (or crashing) is safe.
+                    log.error(
+                        "ClickHouse write failed; retrying",
+                        extra={"error": str(exc), "retry_in_s": backoff, "pending": self.sink.pending},
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            for event in events:
+                event.ack()
+            if result.facts_written or result.skipped_as_duplicates:
+                log.info(
+                    "flushed",
+                    extra={"facts": result.facts_written, "stats_rows": result.stats_rows_written,
+                           "skipped_duplicates": result.skipped_as_duplicates,
+                           "ms": round(result.seconds * 1000, 1)},
+                )  # fmt: skip
+
+
+def build_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.worker_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store="memory://",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.raw_partitions,
+        producer_acks=-1,
+        # Tansu holds a JoinGroup until the rebalance timeout when a member is missing: keep it short,
+        # so that a restarted worker takes its partitions back in seconds.
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_session_timeout=settings.rebalance_timeout_s,
+        broker_heartbeat_interval=1.0,
+    )
+    raw = app.topic(
+        settings.raw_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    state: dict[str, IngestPipeline] = {}
+
+    @app.task
+    async def open_sink() -> None:
+        client = await asyncio.to_thread(connect, settings)
+        sink = ReportSink(client, settings.clickhouse_database, settings.zone)
+        await asyncio.to_thread(sink.setup)
+        state["pipeline"] = IngestPipeline(sink, settings)
+
+    async def pipeline() -> IngestPipeline:
+        while "pipeline" not in state:
+            await asyncio.sleep(0.05)
+        return state["pipeline"]
+
+    @app.agent(raw)
+    async def ingest(stream: Any) -> None:
+        glue = await pipeline()
+        async for event in stream.noack().events():
+            glue.accept(event)
+            if glue.must_flush:
+                await glue.flush()
+
+    @app.timer(interval=settings.flush_interval_s)
+    async def flush_periodically() -> None:
+        if "pipeline" in state and not state["pipeline"].flushing:
+            await state["pipeline"].flush()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: Any, **_: Any) -> None:
+        # Hand partitions over with everything written, and re-read what is stored if they come back.
+        if "pipeline" in state:
+            await state["pipeline"].flush()
+            state["pipeline"].sink.forget()
+
+    return app
