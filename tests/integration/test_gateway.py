@@ -1,0 +1,70 @@
+"""The embedded ClickHouse gateway speaks enough of ClickHouse's HTTP protocol for real clients."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import clickhouse_connect
+import httpx
+import pytest
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from tests.integration.conftest import free_port, unique
+
+
+@pytest.fixture
+def table(ch: Client) -> str:
+    name = f"default.{unique('gw')}"
+    ch.command(f"CREATE TABLE {name} (id UInt32, s String, t DateTime64(3, 'Asia/Shanghai')) ENGINE = MergeTree ORDER BY id")
+    return name
+
+
+@pytest.mark.parametrize("compress", [False, True, "zstd", "gzip"], ids=["plain", "lz4", "zstd", "gzip"])
+def test_clickhouse_connect_inserts_and_reads_back(clickhouse_url: str, table: str, compress: bool | str) -> None:
+    client = clickhouse_connect.get_client(dsn=clickhouse_url, compress=compress)
+    moment = datetime(2026, 11, 28, 1, 2, 3, 456000, tzinfo=UTC)
+    client.insert(table, [[i, f"值{i}'\t\\", moment] for i in range(5000)], column_names=["id", "s", "t"])
+    assert client.query(f"SELECT count(), sum(id) FROM {table}").result_rows == [(5000, sum(range(5000)))]
+    row = client.query(f"SELECT s, t FROM {table} WHERE id = 7").result_rows[0]
+    assert row[0] == "值7'\t\\"
+    assert row[1] == moment.astimezone(row[1].tzinfo) and str(row[1].tzinfo) == "Asia/Shanghai"
+
+
+def test_bound_parameters_are_never_spliced_into_sql(ch: Client, table: str) -> None:
+    ch.insert(table, [[1, "x'; DROP TABLE t; --", datetime.now(UTC)]], column_names=["id", "s", "t"])
+    found = ch.query(f"SELECT id FROM {table} WHERE s = {{s:String}}", parameters={"s": "x'; DROP TABLE t; --"})
+    assert found.result_rows == [(1,)]
+
+
+def test_errors_come_back_as_clickhouse_errors(ch: Client) -> None:
+    with pytest.raises(DatabaseError, match="Code: 60"):
+        ch.query("SELECT * FROM default.no_such_table")
+    with pytest.raises(DatabaseError, match="Syntax error"):
+        ch.command("SELEC 1")
+
+
+def test_plain_http_get_and_ping_work_like_a_server(clickhouse_url: str) -> None:
+    assert httpx.get(f"{clickhouse_url}/ping").text == "Ok.\n"
+    answer = httpx.get(clickhouse_url, params={"query": "SELECT 1 + {a:UInt8}", "param_a": "41"})
+    assert answer.status_code == 200 and answer.text == "42\n"
+    assert httpx.post(clickhouse_url, content=b"SELECT 'ok' FORMAT JSONEachRow").json() == {"'ok'": "ok"}
+
+
+def test_settings_apply_to_one_request_only(ch: Client) -> None:
+    limited = ch.query("SELECT getSetting('max_threads')", settings={"max_threads": 1}).result_rows[0][0]
+    after = ch.query("SELECT getSetting('max_threads')").result_rows[0][0]
+    assert int(limited) == 1 and int(after) != 1
+
+
+def test_query_opens_the_data_directory_itself_when_no_platform_runs(tmp_path: Path) -> None:
+    # chDB allows one engine per process, so this runs in a process of its own, as a user would.
+    command = [sys.executable, "-m", "fraudwatch", "query", "SELECT 40 + 2 AS answer", "--format", "csv",
+               "--data-dir", str(tmp_path), "--clickhouse-port", str(free_port())]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["answer", "42"]
+    assert (tmp_path / "clickhouse").is_dir()

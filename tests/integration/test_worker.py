@@ -1,0 +1,136 @@
+"""The Faust worker process against the real broker and ClickHouse, including SIGKILL mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from clickhouse_connect.driver.client import Client
+
+from fraudwatch.broker import ensure_topics
+from fraudwatch.settings import Settings
+from streams.envelope import SanitisedReport, encode_envelope
+from tests.integration.conftest import scalar, unique, wait_until
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def settings(broker: str, clickhouse_url: str, database: str, tmp_path: Path) -> Settings:
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=broker,
+        clickhouse_url=clickhouse_url,
+        clickhouse_database=database,
+        topic_prefix=unique("topic"),
+        worker_id=unique("worker"),
+        broker_epoch="e1",
+        raw_partitions=3,
+    )
+    asyncio.run(ensure_topics(settings))
+    return settings
+
+
+class Worker:
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings, self.log = settings, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fraudwatch", "worker"], env=self.settings.child_environment(),
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    handle = Worker(settings, tmp_path / "worker.log")
+    handle.start()
+    yield handle
+    if handle.process and handle.process.poll() is None:
+        handle.process.terminate()
+        handle.process.wait(30)
+
+
+def reports(first: int, count: int) -> list[SanitisedReport]:
+    now = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
+    return [
+        SanitisedReport(
+            report_id=f"r{i}", reported_at=now + timedelta(seconds=i), occurred_at=now - timedelta(days=1),
+            channel="hotline", region_code="440305", citizen_category="", amount_lost_fen=100 * i,
+            victim_phone_hash="", description="网络游戏装备交易被骗",
+        )
+        for i in range(first, first + count)
+    ]  # fmt: skip
+
+
+async def produce(settings: Settings, envelopes: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for i, payload in enumerate(envelopes):
+            await producer.send(settings.raw_topic, payload, key=f"k{i}".encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def envelopes(settings: Settings, first: int, count: int, per_envelope: int) -> list[bytes]:
+    batch = reports(first, count)
+    return [encode_envelope(settings.broker_epoch, batch[i : i + per_envelope]) for i in range(0, count, per_envelope)]
+
+
+def totals(ch: Client, database: str) -> tuple[int, int, int]:
+    return (
+        int(scalar(ch, f"SELECT count() FROM {database}.reports")),
+        int(scalar(ch, f"SELECT uniqExact(report_id) FROM {database}.reports")),
+        int(scalar(ch, f"SELECT sum(reports) FROM {database}.report_stats_1m")),
+    )
+
+
+def test_envelopes_become_facts_and_bad_messages_do_not_block(
+    settings: Settings, worker: Worker, ch: Client, database: str
+) -> None:
+    payloads = envelopes(settings, 0, 500, per_envelope=50)
+    payloads.insert(3, b"\xff not an envelope")
+    asyncio.run(produce(settings, payloads))
+    wait_until(lambda: totals(ch, database)[0] >= 500, 30, "500 facts")
+    time.sleep(1)
+    assert totals(ch, database) == (500, 500, 500)
+    assert scalar(ch, f"SELECT sum(amount_lost_fen) FROM {database}.reports") == 100 * sum(range(500))
+    categories = ch.query(f"SELECT DISTINCT category FROM {database}.reports").result_rows
+    assert categories == [("game_trading",)]
+    assert "not a report envelope" in (worker.log.read_text())
+
+
+def test_sigkill_mid_stream_then_restart_stores_everything_once(
+    settings: Settings, worker: Worker, ch: Client, database: str
+) -> None:
+    total = 0
+    for round_ in range(3):
+        asyncio.run(produce(settings, envelopes(settings, total, 600, per_envelope=20)))
+        total += 600
+        time.sleep(0.3 + 0.4 * round_)
+        worker.kill()
+        worker.start()
+    wait_until(lambda: totals(ch, database)[0] >= total and totals(ch, database)[2] >= total, 60, f"{total} facts")
+    time.sleep(2)
+    assert totals(ch, database) == (total, total, total)
+    assert scalar(ch, f"SELECT sum(loss_fen) FROM {database}.report_stats_1m") == 100 * sum(range(total))
