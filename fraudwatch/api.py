@@ -140,9 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
         payload = encode_envelope(settings.broker_epoch, [sanitised])
         try:
             await asyncio.wait_for(
-                producer_box["producer"].send_and_wait(
-                    settings.raw_topic, payload, key=sanitised.report_id.encode()
-                ),
+                producer_box["producer"].send_and_wait(settings.raw_topic, payload, key=sanitised.report_id.encode()),
                 SEND_TIMEOUT_S,
             )
         except (KafkaError, TimeoutError) as exc:

@@ -34,10 +34,18 @@ def _platform_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--api-port", type=int, help="Producer API port, default 8080 [FRAUDWATCH_API_PORT]"),
         click.option("--broker-port", type=int, help="Embedded broker port, default 19092 [FRAUDWATCH_BROKER_PORT]"),
         click.option(
-            "--clickhouse-port", type=int, help="Embedded ClickHouse HTTP port, default 18123 [FRAUDWATCH_CLICKHOUSE_PORT]"
+            "--clickhouse-port",
+            type=int,
+            help="Embedded ClickHouse HTTP port, default 18123 [FRAUDWATCH_CLICKHOUSE_PORT]",
         ),
-        click.option("--kafka-bootstrap", help="Use this Kafka instead of the embedded broker [FRAUDWATCH_KAFKA_BOOTSTRAP]"),
-        click.option("--clickhouse-url", help="Use this ClickHouse server, e.g. http://host:8123 [FRAUDWATCH_CLICKHOUSE_URL]"),
+        click.option(
+            "--kafka-bootstrap",
+            help="Use this Kafka instead of the embedded broker [FRAUDWATCH_KAFKA_BOOTSTRAP]",
+        ),
+        click.option(
+            "--clickhouse-url",
+            help="Use this ClickHouse server, e.g. http://host:8123 [FRAUDWATCH_CLICKHOUSE_URL]",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -92,9 +100,7 @@ def api() -> None:
 
     settings = load_settings()
     logs.configure("api", settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.api_port, log_config=None, access_log=False
-    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.api_port, log_config=None, access_log=False)
 
 
 @main.group()

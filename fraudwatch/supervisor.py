@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from fraudwatch.broker import consumer_lag, die_with_parent, ensure_topics, start_embedded_broker, wait_for_broker
+from fraudwatch.broker import (
+    consumer_lag,
+    die_with_parent,
+    ensure_topics,
+    start_embedded_broker,
+    wait_for_broker,
+)
 from fraudwatch.errors import BrokerError, FraudwatchError, StorageError
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
@@ -51,7 +57,11 @@ class Child:
         self.process = await asyncio.create_subprocess_exec(
             # A session of its own: Ctrl-C in the terminal reaches `up` alone, which then stops
             # children in order instead of all at once.
-            *self.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent, start_new_session=True
+            *self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
         )
         self.started_at = time.monotonic()
         log.info("started", extra={"child": self.name, "pid": self.process.pid})
@@ -161,7 +171,7 @@ class Platform:
             f"  Kafka         {kafka}",
             f"  ClickHouse    {clickhouse}",
             f"  worker        Faust app {s.worker_id!r}, pid {self.worker.pid}; topic {s.raw_topic}",
-            f"  query         fraudwatch query \"SELECT count() FROM {s.clickhouse_database}.reports\"",
+            f'  query         fraudwatch query "SELECT count() FROM {s.clickhouse_database}.reports"',
             "Ctrl-C stops: the API first, then the worker drains the broker into ClickHouse.",
         ]
         print("\n".join(lines), flush=True)

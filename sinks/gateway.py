@@ -213,9 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not sql.strip():
                 raise GatewayError("Empty query", code=62)
             bound = {k[len("param_") :]: v for k, v in params.items() if k.startswith("param_")}
-            settings = {
-                k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")
-            }
+            settings = {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")}
             if data is not None and not data and not _INSERT.match(sql):
                 data = None
             result, fmt = self.server.engine.execute(
@@ -288,4 +286,3 @@ class ClickHouseGateway:
         self._server.shutdown()
         self._server.server_close()
         self.engine.close()
-

@@ -95,9 +95,7 @@ class ReportSink:
                 )
             stats = minute_stats(fresh_for_stats, self._zone)
             if stats:
-                self._client.insert(
-                    f"{self._database}.report_stats_1m", stats, column_names=list(STATS_COLUMNS)
-                )
+                self._client.insert(f"{self._database}.report_stats_1m", stats, column_names=list(STATS_COLUMNS))
         except Exception:
             with self._buffer_lock:
                 self._buffer = batch + self._buffer
@@ -130,9 +128,7 @@ class ReportSink:
 
     def _read_mark(self, key: StreamKey, floor: int) -> _StoredMark:
         topic, epoch, partition = key
-        where = (
-            "src_topic = {topic:String} AND src_epoch = {epoch:String} AND src_partition = {partition:UInt16}"
-        )
+        where = "src_topic = {topic:String} AND src_epoch = {epoch:String} AND src_partition = {partition:UInt16}"
         params = {"topic": topic, "epoch": epoch, "partition": partition, "floor": floor}
         stored = self._client.query(
             f"SELECT src_offset, src_index FROM {self._database}.reports "
@@ -158,4 +154,3 @@ class ReportSink:
                 },
             )  # fmt: skip
         return mark
-

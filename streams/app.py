@@ -107,10 +107,9 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.rebalance_timeout_s,
         broker_heartbeat_interval=1.0,
     )
-    raw = app.topic(
-        settings.raw_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
+    raw = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     state: dict[str, IngestPipeline] = {}
+    sink_ready = asyncio.Event()
 
     @app.task
     async def open_sink() -> None:
@@ -118,10 +117,10 @@ def build_app(settings: Settings) -> faust.App:
         sink = ReportSink(client, settings.clickhouse_database, settings.zone)
         await asyncio.to_thread(sink.setup)
         state["pipeline"] = IngestPipeline(sink, settings)
+        sink_ready.set()
 
     async def pipeline() -> IngestPipeline:
-        while "pipeline" not in state:
-            await asyncio.sleep(0.05)
+        await sink_ready.wait()
         return state["pipeline"]
 
     @app.agent(raw)
@@ -138,7 +137,7 @@ def build_app(settings: Settings) -> faust.App:
             await state["pipeline"].flush()
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(app: faust.App, revoked: Any, **_: Any) -> None:
+    async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Hand partitions over with everything written, and re-read what is stored if they come back.
         if "pipeline" in state:
             await state["pipeline"].flush()

@@ -152,7 +152,11 @@ class RunningPlatform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fraudwatch", "up"], env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "fraudwatch", "up"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         wait_until(self._ready, timeout_s, "fraudwatch up to announce itself")
         return self

@@ -19,7 +19,9 @@ from tests.integration.conftest import free_port, unique
 @pytest.fixture
 def table(ch: Client) -> str:
     name = f"default.{unique('gw')}"
-    ch.command(f"CREATE TABLE {name} (id UInt32, s String, t DateTime64(3, 'Asia/Shanghai')) ENGINE = MergeTree ORDER BY id")
+    ch.command(
+        f"CREATE TABLE {name} (id UInt32, s String, t DateTime64(3, 'Asia/Shanghai')) ENGINE = MergeTree ORDER BY id"
+    )
     return name
 
 

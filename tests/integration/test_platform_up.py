@@ -68,12 +68,12 @@ def test_query_command_works_while_up_runs(platform: RunningPlatform) -> None:
 
 def test_api_rejects_bad_input_naming_the_field_and_writes_nothing(platform: RunningPlatform) -> None:
     with httpx.Client(base_url=platform.api, timeout=10) as client:
-        malformed = client.post("/api/v1/reports", content=b'{"description": ', headers={"content-type": "application/json"})
+        malformed = client.post(
+            "/api/v1/reports", content=b'{"description": ', headers={"content-type": "application/json"}
+        )
         assert malformed.status_code == 400
         assert malformed.json()["error"] == "malformed JSON"
-        invalid = client.post(
-            "/api/v1/reports", json={"description": "刷单", "region_code": "99", "amount_lost": -5}
-        )
+        invalid = client.post("/api/v1/reports", json={"description": "刷单", "region_code": "99", "amount_lost": -5})
         assert invalid.status_code == 422
         fields = {d["field"] for d in invalid.json()["detail"]}
         assert fields == {"region_code", "amount_lost"}
@@ -126,7 +126,9 @@ def test_stop_and_restart_keeps_data_and_counts_nothing_twice(
         restarted.stop()
 
 
-def test_sigterm_and_sigkill_of_up_leave_no_process_behind(platform_factory: Callable[[], RunningPlatform]) -> None:
+def test_sigterm_and_sigkill_of_up_leave_no_process_behind(
+    platform_factory: Callable[[], RunningPlatform],
+) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         platform = platform_factory().start()
         assert platform.process is not None
