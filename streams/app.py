@@ -136,7 +136,7 @@ def build_app(settings: Settings) -> faust.App:
         if "pipeline" in state and not state["pipeline"].flushing:
             await state["pipeline"].flush()
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers as sync-or-awaitable unions mypy cannot match
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Hand partitions over with everything written, and re-read what is stored if they come back.
         if "pipeline" in state:
