@@ -46,12 +46,13 @@ def keyed_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-# Longest patterns first: an 18-character ID number must not be read as a bank card or a phone.
+# ID numbers first: an 18-character ID number must not be read as a bank card or a phone.
 _PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
     (IdentifierKind.EMAIL, re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
     (IdentifierKind.ID_CARD, re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")),
+    # Phones before bank cards: "+8613800138000" is a phone, not a 13-digit card number.
+    (IdentifierKind.PHONE, re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")),
     (IdentifierKind.BANK_CARD, re.compile(r"(?<!\d)\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?(?!\d)")),
-    (IdentifierKind.PHONE, re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")),
 )
 PLACEHOLDERS = {kind: f"[{kind.name}]" for kind in IdentifierKind}
 

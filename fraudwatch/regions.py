@@ -12,12 +12,12 @@ PROVINCES: dict[str, str] = {
     "63": "青海", "64": "宁夏", "65": "新疆", "71": "台湾", "81": "香港", "82": "澳门",
 }  # fmt: skip
 
-_REGION_CODE = re.compile(r"^\d{6}$")
+_REGION_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: full-width digits are not a code
 
 
 def region_problem(code: str) -> str | None:
     """Why `code` is not a plausible 6-digit administrative division code, or None if it is."""
-    if not _REGION_CODE.match(code):
+    if not _REGION_CODE.fullmatch(code):
         return "must be a 6-digit administrative division code, e.g. 420106"
     if code[:2] not in PROVINCES:
         return f"unknown province prefix {code[:2]!r}"

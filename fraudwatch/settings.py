@@ -59,8 +59,12 @@ class Settings(BaseSettings):
         default=SecretStr("fraudwatch-development-key-change-me"),
         description="HMAC key for personal identifiers; production must set its own",
     )
-    max_amount_lost_cny: int = 100_000_000
     log_level: str = "INFO"
+
+    @field_validator("kafka_bootstrap", "clickhouse_url", mode="before")
+    @classmethod
+    def _blank_means_embedded(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
     @classmethod

@@ -42,6 +42,10 @@ DRAIN_TIMEOUT_S = 60.0
 STOP_GRACE_S = 15.0
 
 
+def new_epoch() -> str:
+    return f"e{uuid.uuid4().hex[:12]}"
+
+
 @dataclass
 class Child:
     """A supervised child process: `fraudwatch worker` or `fraudwatch api`."""
@@ -86,7 +90,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         if settings.embedded_broker:
             # An embedded broker starts empty and reuses offsets: a fresh epoch tells its messages apart.
-            settings = settings.model_copy(update={"broker_epoch": f"e{uuid.uuid4().hex[:12]}"})
+            settings = settings.model_copy(update={"broker_epoch": new_epoch()})
         self.settings = settings
         self.gateway: ClickHouseGateway | None = None
         self.broker: subprocess.Popen[bytes] | None = None
@@ -203,15 +207,14 @@ class Platform:
     async def _recover_broker(self) -> None:
         """The embedded broker died and took what it held with it: say so, restart it empty."""
         assert self.broker is not None
-        lag = "unknown"
         log.error(
-            "embedded broker died; messages not yet in ClickHouse are lost (memory-only broker; "
-            "use replicated Apache Kafka in production)",
-            extra={"exit_code": self.broker.returncode, "unconsumed_messages": lag},
+            "embedded broker died; what it held and the worker had not yet written is lost "
+            "(memory-only broker; production uses replicated Apache Kafka)",
+            extra={"exit_code": self.broker.returncode},
         )
         await self.api.stop()
         await self.worker.stop()
-        self.settings = self.settings.model_copy(update={"broker_epoch": f"e{uuid.uuid4().hex[:12]}"})
+        self.settings = self.settings.model_copy(update={"broker_epoch": new_epoch()})
         env = self.settings.child_environment()
         self.worker.env = self.api.env = env
         await self._start_broker()

@@ -44,7 +44,7 @@ class SanitisedReport:
         if reported_at.tzinfo is None or occurred_at.tzinfo is None:
             raise ValueError("times must carry their zone")
         amount = wire["amount_lost_fen"]
-        if not isinstance(amount, int) or amount < 0:
+        if type(amount) is not int or amount < 0:  # bool is an int subclass; JSON true is not an amount
             raise ValueError("amount_lost_fen must be a non-negative integer")
         return cls(
             report_id=str(wire["report_id"]),
@@ -78,7 +78,10 @@ def decode_envelope(raw: bytes | None) -> Envelope:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEnvelopeError(f"not JSON: {exc}") from exc
-    if not isinstance(body, dict) or body.get("v") != ENVELOPE_VERSION:
+    except RecursionError as exc:
+        raise InvalidEnvelopeError("JSON nested too deeply") from exc
+    version = body.get("v") if isinstance(body, dict) else None
+    if type(version) is not int or version != ENVELOPE_VERSION:
         raise InvalidEnvelopeError(f"not a version {ENVELOPE_VERSION} envelope")
     epoch, reports = body.get("epoch"), body.get("reports")
     if not isinstance(epoch, str) or not isinstance(reports, list):

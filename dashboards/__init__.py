@@ -1,0 +1,1 @@
+"""Dashboards as code: Grafana ClickHouse macro expansion, dashboard definitions, provisioning."""

@@ -1,0 +1,347 @@
+"""Unit tests for streams.facts: per-report fact rows and per-minute aggregate rows."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from streams.categorizer import categorize
+from streams.envelope import SanitisedReport
+from streams.facts import (
+    FACT_COLUMNS,
+    STATS_COLUMNS,
+    Fact,
+    SourcePosition,
+    facts_of,
+    minute_of,
+    minute_stats,
+    province_of,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TOPIC = "fraudwatch.reports.raw"
+
+
+def make_report(**overrides: Any) -> SanitisedReport:
+    base = SanitisedReport(
+        report_id="r1",
+        reported_at=datetime(2024, 5, 1, 10, 30, 15, tzinfo=SHANGHAI),
+        occurred_at=datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI),
+        channel="app",
+        region_code="420106",
+        citizen_category="",
+        amount_lost_fen=1000,
+        victim_phone_hash="h",
+        description="网上刷单兼职被骗",
+    )
+    return replace(base, **overrides)
+
+
+def position(offset: int, partition: int = 0, epoch: str = "e1", topic: str = TOPIC) -> SourcePosition:
+    return SourcePosition(topic=topic, epoch=epoch, partition=partition, offset=offset)
+
+
+def as_dicts(rows: list[list[object]]) -> list[dict[str, Any]]:
+    return [dict(zip(STATS_COLUMNS, row, strict=True)) for row in rows]
+
+
+def sort_key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in row.values())
+
+
+# --- province_of / SourcePosition -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region", "province"),
+    [("420106", "420000"), ("110101", "110000"), ("650102", "650000"), ("420000", "420000")],
+)
+def test_province_of(region: str, province: str) -> None:
+    assert province_of(region) == province
+
+
+def test_stream_key_is_topic_epoch_partition() -> None:
+    assert position(5, partition=3, epoch="e9").stream_key == (TOPIC, "e9", 3)
+
+
+# --- facts_of ---------------------------------------------------------------------------------------
+
+
+def test_facts_of_indexes_each_report_and_categorizes_it() -> None:
+    reports = [
+        make_report(report_id="a", description="网上刷单兼职被骗"),
+        make_report(report_id="b", description="自称公安说我涉嫌洗钱"),
+        make_report(report_id="c", description="说不清楚"),
+    ]
+    pos = position(42, partition=2)
+    facts = facts_of(pos, reports)
+    assert [f.index for f in facts] == [0, 1, 2]
+    assert [f.report.report_id for f in facts] == ["a", "b", "c"]
+    assert [f.category for f in facts] == ["part_time_job", "impersonate_officials", "other"]
+    assert all(f.position == pos for f in facts)
+    assert [f.category for f in facts] == [categorize(r.description) for r in reports]
+
+
+def test_facts_of_no_reports() -> None:
+    assert facts_of(position(0), []) == []
+
+
+def test_facts_of_accepts_a_generator() -> None:
+    facts = facts_of(position(0), (make_report(report_id=str(i)) for i in range(3)))
+    assert [f.report.report_id for f in facts] == ["0", "1", "2"]
+
+
+def test_fact_province_code() -> None:
+    [fact] = facts_of(position(0), [make_report(region_code="310115")])
+    assert fact.province_code == "310000"
+
+
+def test_fact_row_matches_columns_and_converts_times() -> None:
+    report = make_report(
+        report_id="r9",
+        reported_at=datetime(2024, 5, 1, 2, 30, tzinfo=UTC),
+        occurred_at=datetime(2024, 4, 30, 21, 0, tzinfo=timezone(timedelta(hours=-5))),
+        citizen_category="investment",
+        amount_lost_fen=1_200_050,
+        victim_phone_hash="abc",
+        description="被拉进群炒股",
+    )
+    [fact] = facts_of(position(17, partition=3, epoch="e2"), [report])
+    row: dict[str, Any] = dict(zip(FACT_COLUMNS, fact.row(SHANGHAI), strict=True))
+    assert row == {
+        "report_id": "r9",
+        "reported_at": datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI),
+        "occurred_at": datetime(2024, 5, 1, 10, 0, tzinfo=SHANGHAI),
+        "channel": "app",
+        "region_code": "420106",
+        "province_code": "420000",
+        "category": "investment",
+        "citizen_category": "investment",
+        "amount_lost_fen": 1_200_050,
+        "victim_phone_hash": "abc",
+        "description_redacted": "被拉进群炒股",
+        "src_topic": TOPIC,
+        "src_epoch": "e2",
+        "src_partition": 3,
+        "src_offset": 17,
+        "src_index": 0,
+    }
+    assert row["reported_at"].tzinfo is SHANGHAI
+    assert row["reported_at"].hour == 10
+    assert row["occurred_at"].hour == 10
+
+
+def test_fact_is_frozen() -> None:
+    fact = Fact(position(0), 0, make_report(), "other")
+    with pytest.raises(FrozenInstanceError):
+        fact.index = 1  # type: ignore[misc]
+
+
+# --- minute_of --------------------------------------------------------------------------------------
+
+
+def test_minute_of_truncates_in_shanghai_time() -> None:
+    minute = minute_of(datetime(2024, 5, 1, 2, 30, 59, 999_999, tzinfo=UTC), SHANGHAI)
+    assert minute == datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)
+    assert (minute.hour, minute.minute, minute.second, minute.microsecond) == (10, 30, 0, 0)
+    assert minute.tzinfo is SHANGHAI
+
+
+def test_minute_of_crosses_the_date_line_into_the_next_shanghai_day() -> None:
+    minute = minute_of(datetime(2024, 12, 31, 16, 0, 1, tzinfo=UTC), SHANGHAI)
+    assert (minute.year, minute.month, minute.day, minute.hour, minute.minute) == (2025, 1, 1, 0, 0)
+
+
+def test_minute_of_from_another_offset() -> None:
+    minute = minute_of(datetime(2024, 4, 30, 21, 45, 10, tzinfo=timezone(timedelta(hours=-5))), SHANGHAI)
+    assert (minute.day, minute.hour, minute.minute, minute.second) == (1, 10, 45, 0)
+
+
+def test_minute_of_in_utc() -> None:
+    minute = minute_of(datetime(2024, 5, 1, 10, 30, 15, tzinfo=SHANGHAI), ZoneInfo("UTC"))
+    assert (minute.hour, minute.minute, minute.second) == (2, 30, 0)
+    assert minute.utcoffset() == timedelta(0)
+
+
+# --- minute_stats -----------------------------------------------------------------------------------
+
+
+def test_minute_stats_sums_one_group() -> None:
+    facts = [
+        *facts_of(position(10), [make_report(amount_lost_fen=1000), make_report(amount_lost_fen=250)]),
+        *facts_of(position(11), [make_report(reported_at=datetime(2024, 5, 1, 10, 30, 59, tzinfo=SHANGHAI))]),
+    ]
+    assert as_dicts(minute_stats(facts, SHANGHAI)) == [
+        {
+            "minute": datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI),
+            "category": "part_time_job",
+            "province_code": "420000",
+            "region_code": "420106",
+            "src_topic": TOPIC,
+            "src_epoch": "e1",
+            "src_partition": 0,
+            "reports": 3,
+            "loss_fen": 2250,
+            "src_offset_max": 11,
+        }
+    ]
+
+
+def test_minute_stats_rows_have_the_stats_columns() -> None:
+    rows = minute_stats(facts_of(position(0), [make_report()]), SHANGHAI)
+    assert len(rows) == 1
+    assert len(rows[0]) == len(STATS_COLUMNS)
+
+
+def test_minute_stats_of_nothing() -> None:
+    assert minute_stats([], SHANGHAI) == []
+
+
+def test_minute_stats_two_minutes_give_two_rows() -> None:
+    facts = facts_of(
+        position(5),
+        [
+            make_report(reported_at=datetime(2024, 5, 1, 10, 30, 59, tzinfo=SHANGHAI), amount_lost_fen=1),
+            make_report(reported_at=datetime(2024, 5, 1, 10, 31, 0, tzinfo=SHANGHAI), amount_lost_fen=2),
+        ],
+    )
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert [(r["minute"], r["reports"], r["loss_fen"], r["src_offset_max"]) for r in rows] == [
+        (datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI), 1, 1, 5),
+        (datetime(2024, 5, 1, 10, 31, tzinfo=SHANGHAI), 1, 2, 5),
+    ]
+
+
+def test_minute_stats_same_instant_in_different_zones_is_one_minute() -> None:
+    facts = facts_of(
+        position(1),
+        [
+            make_report(reported_at=datetime(2024, 5, 1, 10, 30, 5, tzinfo=SHANGHAI)),
+            make_report(reported_at=datetime(2024, 5, 1, 2, 30, 40, tzinfo=UTC)),
+        ],
+    )
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert len(rows) == 1
+    assert rows[0]["reports"] == 2
+    assert rows[0]["minute"] == datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)
+
+
+def test_minute_stats_groups_use_report_time_not_occurrence_time() -> None:
+    facts = facts_of(
+        position(1),
+        [
+            make_report(occurred_at=datetime(2024, 4, 1, 0, 0, tzinfo=SHANGHAI)),
+            make_report(occurred_at=datetime(2024, 3, 1, 0, 0, tzinfo=SHANGHAI)),
+        ],
+    )
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert len(rows) == 1
+    assert rows[0]["minute"] == datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)
+
+
+def test_minute_stats_two_partitions_give_separate_rows_with_their_own_offsets() -> None:
+    facts = [
+        *facts_of(position(7, partition=0), [make_report(amount_lost_fen=100)]),
+        *facts_of(position(3, partition=1), [make_report(amount_lost_fen=200), make_report(amount_lost_fen=1)]),
+        *facts_of(position(9, partition=1), [make_report(amount_lost_fen=10)]),
+    ]
+    rows = sorted(as_dicts(minute_stats(facts, SHANGHAI)), key=lambda r: r["src_partition"])
+    assert [(r["src_partition"], r["reports"], r["loss_fen"], r["src_offset_max"]) for r in rows] == [
+        (0, 1, 100, 7),
+        (1, 3, 211, 9),
+    ]
+
+
+def test_minute_stats_two_epochs_give_separate_rows() -> None:
+    facts = [
+        *facts_of(position(100, epoch="old"), [make_report()]),
+        *facts_of(position(2, epoch="new"), [make_report()]),
+    ]
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert sorted((r["src_epoch"], r["src_offset_max"]) for r in rows) == [("new", 2), ("old", 100)]
+
+
+def test_minute_stats_two_topics_give_separate_rows() -> None:
+    facts = [
+        *facts_of(position(4, topic="a.reports.raw"), [make_report()]),
+        *facts_of(position(8, topic="b.reports.raw"), [make_report()]),
+    ]
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert sorted((r["src_topic"], r["src_offset_max"]) for r in rows) == [
+        ("a.reports.raw", 4),
+        ("b.reports.raw", 8),
+    ]
+
+
+def test_minute_stats_offset_max_is_the_partition_high_even_across_groups() -> None:
+    # Offset 5 is in minute 10:30, offset 9 in minute 10:31: both rows of partition 0 reach offset 9.
+    facts = [
+        *facts_of(position(9), [make_report(reported_at=datetime(2024, 5, 1, 10, 31, tzinfo=SHANGHAI))]),
+        *facts_of(position(5), [make_report(reported_at=datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI))]),
+        *facts_of(position(6, partition=1), [make_report()]),
+    ]
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    by_partition_minute = {(r["src_partition"], r["minute"]): r["src_offset_max"] for r in rows}
+    assert by_partition_minute == {
+        (0, datetime(2024, 5, 1, 10, 31, tzinfo=SHANGHAI)): 9,
+        (0, datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)): 9,
+        (1, datetime(2024, 5, 1, 10, 30, tzinfo=SHANGHAI)): 6,
+    }
+
+
+def test_minute_stats_splits_by_category_region_and_province() -> None:
+    facts = facts_of(
+        position(3),
+        [
+            make_report(description="刷单", region_code="420106", amount_lost_fen=1),
+            make_report(description="刷单", region_code="420106", amount_lost_fen=2),
+            make_report(description="炒股", region_code="420106", amount_lost_fen=4),
+            make_report(description="刷单", region_code="420102", amount_lost_fen=8),
+            make_report(description="刷单", region_code="110101", amount_lost_fen=16),
+        ],
+    )
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    summary = sorted(
+        (
+            r["category"],
+            r["province_code"],
+            r["region_code"],
+            r["reports"],
+            r["loss_fen"],
+            r["src_offset_max"],
+        )
+        for r in rows
+    )
+    assert summary == [
+        ("investment", "420000", "420106", 1, 4, 3),
+        ("part_time_job", "110000", "110101", 1, 16, 3),
+        ("part_time_job", "420000", "420102", 1, 8, 3),
+        ("part_time_job", "420000", "420106", 2, 3, 3),
+    ]
+
+
+def test_minute_stats_minute_is_in_the_given_zone() -> None:
+    rows = as_dicts(minute_stats(facts_of(position(0), [make_report()]), ZoneInfo("UTC")))
+    minute = rows[0]["minute"]
+    assert isinstance(minute, datetime)
+    assert (minute.hour, minute.minute, minute.utcoffset()) == (2, 30, timedelta(0))
+
+
+def test_minute_stats_totals_match_the_input() -> None:
+    reports = [
+        make_report(
+            amount_lost_fen=i * 37,
+            reported_at=datetime(2024, 5, 1, 10, i % 3, tzinfo=SHANGHAI),
+            description=["刷单", "炒股", "贷款"][(i // 2) % 3],
+        )
+        for i in range(30)
+    ]
+    facts = [fact for i in range(3) for fact in facts_of(position(i, partition=i), reports[i * 10 : i * 10 + 10])]
+    rows = as_dicts(minute_stats(facts, SHANGHAI))
+    assert sum(int(r["reports"]) for r in rows) == 30
+    assert sum(int(r["loss_fen"]) for r in rows) == sum(i * 37 for i in range(30))
+    assert len({sort_key(r) for r in rows}) == len(rows)

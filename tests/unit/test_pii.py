@@ -1,0 +1,263 @@
+"""Unit tests for fraudwatch.pii: normalisation, keyed hashing and redaction of personal identifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+import pytest
+
+from fraudwatch.pii import PLACEHOLDERS, IdentifierKind, keyed_hash, normalise, redact
+
+KEY = b"unit-test-key"
+OTHER_KEY = b"another-unit-test-key"
+PHONE = "13800138000"
+ID_CARD = "11010519491231002X"
+BANK_CARD = "6222021234567890123"
+EMAIL = "zhang.san+fw@example.com.cn"
+
+PHONE_VARIANTS = [
+    "13800138000",
+    "+8613800138000",
+    "+86 13800138000",
+    "+86 138 0013 8000",
+    "+86-138-0013-8000",
+    "008613800138000",
+    "0086 138 0013 8000",
+    "86 13800138000",
+    "138-0013-8000",
+    "138 0013 8000",
+    "  13800138000  ",
+]
+
+
+def _expected_hash(key: bytes, kind: IdentifierKind, canonical: str) -> str:
+    """The documented hash format, computed independently: HMAC-SHA256 of "kind:value", 32 hex chars."""
+    return hmac.new(key, f"{kind.value}:{canonical}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# --- normalise --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", PHONE_VARIANTS)
+def test_normalise_phone_variants_share_one_canonical_form(raw: str) -> None:
+    assert normalise(IdentifierKind.PHONE, raw) == PHONE
+
+
+def test_normalise_phone_keeps_86_when_the_rest_is_not_a_mobile_number() -> None:
+    # A Beijing landline written with the country code: "10..." is not a mobile number, so "86" stays.
+    assert normalise(IdentifierKind.PHONE, "+86 10 1234 5678") == "861012345678"
+
+
+def test_normalise_phone_without_prefix_is_digits_only() -> None:
+    assert normalise(IdentifierKind.PHONE, "(010) 6512-3456") == "01065123456"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "11010519491231002x",
+        "11010519491231002X",
+        " 11010519491231002x ",
+        "110105 19491231 002x",
+        "110105-19491231-002x",
+    ],
+)
+def test_normalise_id_card_upper_x_and_no_separators(raw: str) -> None:
+    assert normalise(IdentifierKind.ID_CARD, raw) == ID_CARD
+
+
+def test_normalise_id_card_all_digits_unchanged() -> None:
+    assert normalise(IdentifierKind.ID_CARD, "110105194912310021") == "110105194912310021"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["6222021234567890123", "6222 0212 3456 7890 123", "6222-0212-3456-7890-123", " 6222 0212-3456 7890123 "],
+)
+def test_normalise_bank_card_digits_only(raw: str) -> None:
+    assert normalise(IdentifierKind.BANK_CARD, raw) == BANK_CARD
+
+
+def test_normalise_email_lower_and_stripped() -> None:
+    assert normalise(IdentifierKind.EMAIL, "  Zhang.San+FW@Example.COM.cn ") == EMAIL
+
+
+# --- keyed_hash -------------------------------------------------------------------------------------
+
+
+def test_keyed_hash_is_32_lower_hex_chars() -> None:
+    digest = keyed_hash(KEY, IdentifierKind.PHONE, PHONE)
+    assert re.fullmatch(r"[0-9a-f]{32}", digest)
+
+
+def test_keyed_hash_is_deterministic() -> None:
+    assert keyed_hash(KEY, IdentifierKind.PHONE, PHONE) == keyed_hash(KEY, IdentifierKind.PHONE, PHONE)
+
+
+def test_keyed_hash_matches_the_documented_hmac_format() -> None:
+    # Stored hashes are joined across time: the format must not drift.
+    assert keyed_hash(KEY, IdentifierKind.PHONE, "+86 138-0013-8000") == _expected_hash(
+        KEY, IdentifierKind.PHONE, PHONE
+    )
+    assert keyed_hash(KEY, IdentifierKind.ID_CARD, "11010519491231002x") == _expected_hash(
+        KEY, IdentifierKind.ID_CARD, ID_CARD
+    )
+
+
+def test_keyed_hash_differs_between_keys() -> None:
+    assert keyed_hash(KEY, IdentifierKind.PHONE, PHONE) != keyed_hash(OTHER_KEY, IdentifierKind.PHONE, PHONE)
+
+
+def test_keyed_hash_differs_between_kinds_for_the_same_value() -> None:
+    value = "110105194912310021"
+    digests = {kind: keyed_hash(KEY, kind, value) for kind in IdentifierKind}
+    assert len(set(digests.values())) == len(IdentifierKind)
+
+
+def test_keyed_hash_differs_between_values() -> None:
+    assert keyed_hash(KEY, IdentifierKind.PHONE, "13800138000") != keyed_hash(KEY, IdentifierKind.PHONE, "13800138001")
+
+
+@pytest.mark.parametrize("raw", PHONE_VARIANTS)
+def test_keyed_hash_phone_formatting_variants_hash_the_same(raw: str) -> None:
+    assert keyed_hash(KEY, IdentifierKind.PHONE, raw) == keyed_hash(KEY, IdentifierKind.PHONE, PHONE)
+
+
+def test_keyed_hash_id_card_case_variants_hash_the_same() -> None:
+    assert keyed_hash(KEY, IdentifierKind.ID_CARD, "11010519491231002x") == keyed_hash(
+        KEY, IdentifierKind.ID_CARD, ID_CARD
+    )
+
+
+def test_keyed_hash_bank_card_spacing_variants_hash_the_same() -> None:
+    assert keyed_hash(KEY, IdentifierKind.BANK_CARD, "6222 0212 3456 7890 123") == keyed_hash(
+        KEY, IdentifierKind.BANK_CARD, BANK_CARD
+    )
+
+
+def test_keyed_hash_email_case_variants_hash_the_same() -> None:
+    assert keyed_hash(KEY, IdentifierKind.EMAIL, "Zhang.San+FW@Example.COM.cn") == keyed_hash(
+        KEY, IdentifierKind.EMAIL, EMAIL
+    )
+
+
+# --- redact -----------------------------------------------------------------------------------------
+
+
+def test_placeholders_are_typed() -> None:
+    assert PLACEHOLDERS == {
+        IdentifierKind.PHONE: "[PHONE]",
+        IdentifierKind.ID_CARD: "[ID_CARD]",
+        IdentifierKind.BANK_CARD: "[BANK_CARD]",
+        IdentifierKind.EMAIL: "[EMAIL]",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_text", "kind", "raw"),
+    [
+        ("对方电话13800138000让我转账", "对方电话[PHONE]让我转账", IdentifierKind.PHONE, "13800138000"),
+        ("对方电话138 0013 8000让我转账", "对方电话[PHONE]让我转账", IdentifierKind.PHONE, "138 0013 8000"),
+        ("对方电话138-0013-8000。", "对方电话[PHONE]。", IdentifierKind.PHONE, "138-0013-8000"),
+        ("来电+86 138 0013 8000，", "来电[PHONE]，", IdentifierKind.PHONE, "+86 138 0013 8000"),
+        ("身份证号110105194912310021。", "身份证号[ID_CARD]。", IdentifierKind.ID_CARD, "110105194912310021"),
+        ("身份证11010519491231002X号", "身份证[ID_CARD]号", IdentifierKind.ID_CARD, "11010519491231002X"),
+        ("身份证11010519491231002x号", "身份证[ID_CARD]号", IdentifierKind.ID_CARD, "11010519491231002x"),
+        ("转到卡号6222021234567890123里", "转到卡号[BANK_CARD]里", IdentifierKind.BANK_CARD, BANK_CARD),
+        (
+            "转到卡号6222 0212 3456 7890里",
+            "转到卡号[BANK_CARD]里",
+            IdentifierKind.BANK_CARD,
+            "6222 0212 3456 7890",
+        ),
+        ("卡号6222-0212-3456-7890", "卡号[BANK_CARD]", IdentifierKind.BANK_CARD, "6222-0212-3456-7890"),
+        ("卡号6222021234567890。", "卡号[BANK_CARD]。", IdentifierKind.BANK_CARD, "6222021234567890"),
+        (f"请发邮件到{EMAIL}联系客服", "请发邮件到[EMAIL]联系客服", IdentifierKind.EMAIL, EMAIL),
+        ("邮箱13800138000@qq.com", "邮箱[EMAIL]", IdentifierKind.EMAIL, "13800138000@qq.com"),
+    ],
+)
+def test_redact_replaces_one_identifier(text: str, expected_text: str, kind: IdentifierKind, raw: str) -> None:
+    redacted, found = redact(text, KEY)
+    assert redacted == expected_text
+    assert found == [(kind, keyed_hash(KEY, kind, raw))]
+
+
+def test_redact_hash_of_spaced_card_equals_hash_of_plain_card() -> None:
+    _, found = redact("卡号6222 0212 3456 7890 123", KEY)
+    assert found == [(IdentifierKind.BANK_CARD, keyed_hash(KEY, IdentifierKind.BANK_CARD, BANK_CARD))]
+
+
+def test_redact_hash_of_lower_x_id_equals_hash_of_upper_x_id() -> None:
+    _, found = redact("身份证11010519491231002x", KEY)
+    assert found == [(IdentifierKind.ID_CARD, keyed_hash(KEY, IdentifierKind.ID_CARD, ID_CARD))]
+
+
+@pytest.mark.parametrize("id_number", ["110105194912310021", "11010519491231002X", "44030619900307138x"])
+def test_redact_id_number_is_not_read_as_phone_or_bank_card(id_number: str) -> None:
+    redacted, found = redact(f"报案人身份证{id_number}，已核实", KEY)
+    assert redacted == "报案人身份证[ID_CARD]，已核实"
+    assert [kind for kind, _ in found] == [IdentifierKind.ID_CARD]
+
+
+def test_redact_all_kinds_in_one_text() -> None:
+    text = (
+        f"我叫张三，身份证{ID_CARD}，手机13800138000，"
+        f"被骗后把钱从6222 0212 3456 7890 123转出，对方邮箱scam@evil.example.com。"
+    )
+    redacted, found = redact(text, KEY)
+    assert redacted == "我叫张三，身份证[ID_CARD]，手机[PHONE]，被骗后把钱从[BANK_CARD]转出，对方邮箱[EMAIL]。"
+    assert sorted(found) == sorted(
+        [
+            (IdentifierKind.ID_CARD, keyed_hash(KEY, IdentifierKind.ID_CARD, ID_CARD)),
+            (IdentifierKind.PHONE, keyed_hash(KEY, IdentifierKind.PHONE, PHONE)),
+            (IdentifierKind.BANK_CARD, keyed_hash(KEY, IdentifierKind.BANK_CARD, BANK_CARD)),
+            (IdentifierKind.EMAIL, keyed_hash(KEY, IdentifierKind.EMAIL, "scam@evil.example.com")),
+        ]
+    )
+    for raw in (ID_CARD, "13800138000", "6222", "7890", "scam@evil.example.com", "evil.example"):
+        assert raw not in redacted
+    assert not re.search(r"\d", redacted)
+
+
+def test_redact_two_phones_give_two_hashes_in_order() -> None:
+    redacted, found = redact("先是13800138000打来，后来13900139000又打", KEY)
+    assert redacted == "先是[PHONE]打来，后来[PHONE]又打"
+    assert found == [
+        (IdentifierKind.PHONE, keyed_hash(KEY, IdentifierKind.PHONE, "13800138000")),
+        (IdentifierKind.PHONE, keyed_hash(KEY, IdentifierKind.PHONE, "13900139000")),
+    ]
+
+
+def test_redact_same_phone_twice_gives_same_hash() -> None:
+    _, found = redact("13800138000 和 +86 138-0013-8000 是同一个号码", KEY)
+    assert len(found) == 2
+    assert found[0] == found[1]
+
+
+def test_redact_text_without_identifiers_is_unchanged() -> None:
+    text = "对方自称客服，让我下载APP，损失3000元，时间2024年5月1日10点。"
+    assert redact(text, KEY) == (text, [])
+
+
+def test_redact_empty_text() -> None:
+    assert redact("", KEY) == ("", [])
+
+
+def test_redact_does_not_touch_short_numbers() -> None:
+    text = "转了3笔，共12000元，订单号12345678"
+    assert redact(text, KEY) == (text, [])
+
+
+def test_redact_hash_depends_on_key() -> None:
+    _, found_a = redact("电话13800138000", KEY)
+    _, found_b = redact("电话13800138000", OTHER_KEY)
+    assert found_a[0][1] != found_b[0][1]
+
+
+@pytest.mark.parametrize("raw", ["+8613800138000", "008613800138000"])
+def test_redact_prefixed_phone_without_separator_is_a_phone(raw: str) -> None:
+    redacted, found = redact(f"来电{raw}", KEY)
+    assert redacted == "来电[PHONE]"
+    assert found == [(IdentifierKind.PHONE, keyed_hash(KEY, IdentifierKind.PHONE, PHONE))]
