@@ -1,75 +1,46 @@
-"""Producer HTTP API: validates a report, protects its personal data, and writes it to Kafka.
+"""Producer HTTP API: authenticates the caller, validates reports, protects their personal data,
+and writes them to Kafka.
 
 A 202 is sent only after the broker acknowledged the write (acks=all); if the broker cannot be
 reached in time the answer is 503 with Retry-After, never a 202 for something Kafka does not hold.
+Reports carrying a client key (report_id or Idempotency-Key) map to a fixed report_id; a resend
+within the retention window answers with the original result, and the worker drops any copy that
+reaches Kafka anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import AsyncIterator
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI, Request
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fraudwatch.pii import IdentifierKind, keyed_hash, redact
-from fraudwatch.regions import region_problem
+from fraudwatch.auth import Principal, Role, TokenRegistry
+from fraudwatch.errors import StorageError
+from fraudwatch.producer import EnvelopeProducer
+from fraudwatch.reports import ClientKey, ReportIn, sanitise
 from fraudwatch.settings import Settings
-from streams.categorizer import CATEGORIES
-from streams.envelope import SanitisedReport, encode_envelope
+from sinks.clickhouse import connect
+from streams.envelope import SanitisedReport
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 5
-
-
-class Channel(StrEnum):
-    APP = "app"
-    WEB = "web"
-    HOTLINE = "hotline"
-    SMS = "sms"
-    WECHAT = "wechat"
-    POLICE = "police"
-    OTHER = "other"
-
-
-Category = StrEnum("Category", {code.upper(): code for code in CATEGORIES})  # type: ignore[misc]
-
-
-def _valid_region(code: str) -> str:
-    problem = region_problem(code)
-    if problem:
-        raise ValueError(problem)
-    return code
-
-
-class ReportIn(BaseModel):
-    """A fraud report as a citizen, hotline or partner system submits it."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    description: str = Field(min_length=1, max_length=5000, description="What happened, in free text")
-    region_code: Annotated[str, AfterValidator(_valid_region)] = Field(
-        description="6-digit administrative division code of the victim, e.g. 420106"
-    )
-    amount_lost: Decimal = Field(ge=0, le=100_000_000, decimal_places=2, description="Loss in CNY")
-    channel: Channel = Channel.OTHER
-    category: Category | None = Field(default=None, description="The reporter's own choice of category")
-    victim_phone: str | None = Field(default=None, max_length=32, description="Hashed at once; never stored")
-    reported_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with zone; default now")
-    occurred_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with zone; default reported_at")
+REPORTS_PATH = "/api/v1/reports"
 
 
 class Accepted(BaseModel):
@@ -77,79 +48,284 @@ class Accepted(BaseModel):
     status: str = "accepted"
 
 
-def sanitise(report: ReportIn, settings: Settings, now: datetime) -> SanitisedReport:
-    """The report as it may travel: identifiers keyed-hashed, free text redacted."""
-    key = settings.hash_key.get_secret_value().encode()
-    description, _found = redact(report.description, key)
-    reported_at = (report.reported_at or now).astimezone(settings.zone)
-    return SanitisedReport(
-        report_id=str(uuid.uuid4()),
-        reported_at=reported_at,
-        occurred_at=(report.occurred_at or reported_at).astimezone(settings.zone),
-        channel=report.channel.value,
-        region_code=report.region_code,
-        citizen_category=report.category.value if report.category else "",
-        amount_lost_fen=int(report.amount_lost * 100),
-        victim_phone_hash=keyed_hash(key, IdentifierKind.PHONE, report.victim_phone) if report.victim_phone else "",
-        description=description,
-    )
+class BatchIn(BaseModel):
+    reports: list[dict[str, Any]] = Field(min_length=1, description="Each item is a report (see ReportIn)")
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+class ItemResult(BaseModel):
+    index: int
+    status: str = Field(description="accepted | rejected | failed (not stored: retry it)")
+    report_id: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    rejected: int
+    failed: int
+    results: list[ItemResult]
+
+
+class Unavailable(Exception):
+    """The broker did not acknowledge in time."""
+
+
+def field_errors(errors: list[Any]) -> list[dict[str, str]]:
     return [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body", "problem": err["msg"]}
-        for err in exc.errors()
+        {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body", "problem": str(err["msg"])}
+        for err in errors
     ]
 
 
+class IdempotencyCache:
+    """Recently seen client keys and the report_id they were given, for the retention window."""
+
+    def __init__(self, window_s: float, max_entries: int = 1_000_000) -> None:
+        self._window_s = window_s
+        self._max_entries = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def seen(self, report_id: str) -> bool:
+        stamp = self._seen.get(report_id)
+        return stamp is not None and time.monotonic() - stamp < self._window_s
+
+    def remember(self, report_id: str) -> None:
+        self._seen[report_id] = time.monotonic()
+        self._seen.move_to_end(report_id)
+        while len(self._seen) > self._max_entries:
+            self._seen.popitem(last=False)
+
+
+class BodyLimit:
+    """413 for bodies over the limit, counted as they arrive (Content-Length can be absent or lie)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        response = JSONResponse({"error": f"request body over {self.max_bytes} bytes"}, status_code=413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _authenticated(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    principal: Principal | None = request.app.state.tokens.authenticate(authorization)
+    if principal is None:
+        raise HTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def _having(role: Role) -> Callable[..., Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(_authenticated)]) -> Principal:
+        if role not in principal.roles:
+            raise HTTPException(403, f"this token may not do that (needs the {role.value} role)")
+        return principal
+
+    return check
+
+
+Submitter = Annotated[Principal, Depends(_having(Role.SUBMITTER))]
+Analyst = Annotated[Principal, Depends(_having(Role.ANALYST))]
+Anyone = Annotated[Principal, Depends(_authenticated)]
+
+
 def create_app(settings: Settings) -> FastAPI:
-    producer_box: dict[str, AIOKafkaProducer] = {}
+    tokens = TokenRegistry.from_settings(
+        settings.dev_token.get_secret_value() if settings.dev_token else None, settings.tokens_file
+    )
+    if tokens.empty:
+        log.warning("no API tokens configured: every request will be refused (set FRAUDWATCH_DEV_TOKEN)")
+    key = settings.hash_key.get_secret_value().encode()
+    cache = IdempotencyCache(settings.idempotency_window_s)
+    state: dict[str, EnvelopeProducer] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
             acks="all",
-            linger_ms=2,
+            linger_ms=1,
             request_timeout_ms=int(SEND_TIMEOUT_S * 1000),
+            max_request_size=4 * 1024 * 1024,
         )
         await producer.start()
-        producer_box["producer"] = producer
+        partitions = await producer.partitions_for(settings.raw_topic)
+        state["envelopes"] = EnvelopeProducer(
+            producer,
+            settings.raw_topic,
+            settings.broker_epoch,
+            len(partitions),
+            linger_s=settings.envelope_linger_ms / 1000,
+            max_reports=settings.envelope_max_reports,
+            timeout_s=SEND_TIMEOUT_S,
+        )
         try:
             yield
         finally:
+            await state["envelopes"].close()
             await producer.stop()
 
-    app = FastAPI(title="fraudwatch producer API", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="fraudwatch producer API",
+        version="1",
+        lifespan=lifespan,
+        description="Submit fraud reports. Personal identifiers are keyed-hashed on arrival and never stored.",
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.state.tokens = tokens
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI hands over the raw bytes when the body could not be parsed as JSON at all.
-        unparsed = isinstance(exc.body, (bytes, str))
+        unparsed = isinstance(exc.body, bytes | str)
         if unparsed or any(err["type"] == "json_invalid" for err in exc.errors()):
-            return JSONResponse({"error": "malformed JSON", "detail": _field_errors(exc)}, status_code=400)
-        return JSONResponse({"error": "invalid report", "detail": _field_errors(exc)}, status_code=422)
+            return JSONResponse({"error": "malformed JSON", "detail": field_errors(list(exc.errors()))}, 400)
+        return JSONResponse({"error": "invalid report", "detail": field_errors(list(exc.errors()))}, 422)
 
-    @app.get("/health")
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        log.warning("broker did not acknowledge", extra={"error": str(exc)})
+        return JSONResponse(
+            {"error": "the report could not be stored right now; retry later"},
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"error": "internal error"}, 500)
+
+    def prepare(report: ReportIn, who: Principal, client_key: str | None) -> SanitisedReport:
+        try:
+            return sanitise(
+                report,
+                key=key,
+                zone=settings.zone,
+                now=datetime.now(settings.zone),
+                submitter=who.name,
+                default_channel=who.channel,
+                client_key=client_key,
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    async def deliver(reports: list[SanitisedReport]) -> list[BaseException | None]:
+        fresh = [r for r in reports if not (r.client_keyed and cache.seen(r.report_id))]
+        outcomes = dict(zip((id(r) for r in fresh), await state["envelopes"].send(fresh), strict=True))
+        for report in fresh:
+            if report.client_keyed and outcomes[id(report)] is None:
+                cache.remember(report.report_id)
+        return [outcomes.get(id(r)) for r in reports]
+
+    @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/api/v1/reports", status_code=202, response_model=Accepted)
-    async def submit_report(report: ReportIn) -> Any:
-        sanitised = sanitise(report, settings, datetime.now(settings.zone))
-        payload = encode_envelope(settings.broker_epoch, [sanitised])
-        try:
-            await asyncio.wait_for(
-                producer_box["producer"].send_and_wait(settings.raw_topic, payload, key=sanitised.report_id.encode()),
-                SEND_TIMEOUT_S,
-            )
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("broker did not acknowledge a report", extra={"error": repr(exc)})
-            return JSONResponse(
-                {"error": "the report could not be stored right now; retry later"},
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
+    @app.post(REPORTS_PATH, status_code=202, response_model=Accepted, responses={503: {}, 413: {}, 401: {}, 403: {}})
+    async def submit_report(
+        report: ReportIn,
+        who: Submitter,
+        idempotency_key: Annotated[ClientKey | None, Header()] = None,
+    ) -> Accepted:
+        if idempotency_key and report.report_id and idempotency_key != report.report_id:
+            raise HTTPException(422, "Idempotency-Key and report_id disagree")
+        sanitised = prepare(report, who, idempotency_key)
+        (outcome,) = await deliver([sanitised])
+        if isinstance(outcome, KafkaError | TimeoutError):
+            raise Unavailable(repr(outcome))
+        if outcome is not None:
+            raise outcome
         return Accepted(report_id=sanitised.report_id)
+
+    @app.post(f"{REPORTS_PATH}/batch", response_model=BatchResult, responses={503: {}, 413: {}})
+    async def submit_batch(batch: BatchIn, who: Submitter) -> BatchResult | JSONResponse:
+        if len(batch.reports) > settings.max_batch_reports:
+            raise HTTPException(413, f"at most {settings.max_batch_reports} reports per batch")
+        results: list[ItemResult] = []
+        ready: list[tuple[int, SanitisedReport]] = []
+        for index, item in enumerate(batch.reports):
+            try:
+                ready.append((index, prepare(ReportIn.model_validate(item), who, None)))
+            except ValidationError as exc:
+                results.append(ItemResult(index=index, status="rejected", errors=field_errors(exc.errors())))
+            except HTTPException as exc:
+                results.append(
+                    ItemResult(index=index, status="rejected", errors=[{"field": "", "problem": exc.detail}])
+                )
+        outcomes = await deliver([r for _, r in ready])
+        for (index, report), outcome in zip(ready, outcomes, strict=True):
+            if outcome is None:
+                results.append(ItemResult(index=index, status="accepted", report_id=report.report_id))
+            else:
+                results.append(
+                    ItemResult(index=index, status="failed", errors=[{"field": "", "problem": "not stored"}])
+                )
+        results.sort(key=lambda r: r.index)
+        counts = {s: sum(r.status == s for r in results) for s in ("accepted", "rejected", "failed")}
+        body = BatchResult(results=results, **counts)
+        if ready and counts["accepted"] == 0 and counts["failed"]:
+            return JSONResponse(body.model_dump(), 503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        return body
+
+    @app.get("/api/v1/whoami")
+    async def whoami(principal: Anyone) -> dict[str, Any]:
+        return {"name": principal.name, "roles": sorted(principal.roles), "channel": principal.channel}
+
+    clickhouse: dict[str, Any] = {}
+
+    def read_report(report_id: str) -> list[tuple[Any, ...]]:
+        if "client" not in clickhouse:
+            clickhouse["client"] = connect(settings)
+        result = clickhouse["client"].query(
+            f"SELECT report_id, category, category_confidence, channel, region_code, reported_at, ingested_at "
+            f"FROM {settings.clickhouse_database}.reports WHERE report_id = {{id:String}} LIMIT 1",
+            parameters={"id": report_id},
+        )
+        return list(result.result_rows)
+
+    @app.get(f"{REPORTS_PATH}/{{report_id}}", responses={404: {}})
+    async def report_status(report_id: str, who: Analyst) -> dict[str, Any]:
+        """Whether a report has reached ClickHouse, and how it was categorised (analysts only)."""
+        try:
+            rows = await asyncio.to_thread(read_report, report_id)
+        except (StorageError, ClickHouseError) as exc:
+            raise HTTPException(503, f"ClickHouse is not reachable: {exc}", headers={"Retry-After": "5"}) from exc
+        if not rows:
+            raise HTTPException(404, "no such report in ClickHouse (yet)")
+        names = ("report_id", "category", "category_confidence", "channel", "region_code", "reported_at", "stored_at")
+        return dict(zip(names, rows[0], strict=True))
 
     return app

@@ -104,6 +104,122 @@ def api() -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.api_port, log_config=None, access_log=False)
 
 
+def _read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """(line number, object) for each good line; a message for each bad one."""
+    good: list[tuple[int, dict[str, Any]]] = []
+    bad: list[str] = []
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw.decode("utf-8"))
+                if not isinstance(item, dict):
+                    raise ValueError("not a JSON object")
+                good.append((number, item))
+            except (UnicodeDecodeError, ValueError) as exc:
+                bad.append(f"line {number}: {exc}")
+    return good, bad
+
+
+@main.command()
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--api-url", default=None, help="Producer API base URL [default: the local `up`]")
+@click.option(
+    "--token", envvar="FRAUDWATCH_TOKEN", help="Submitter token [FRAUDWATCH_TOKEN, else FRAUDWATCH_DEV_TOKEN]"
+)
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+def submit(path: Path, api_url: str | None, token: str | None, batch_size: int) -> None:
+    """Submit reports from a JSON-lines file; exits non-zero if any was not accepted."""
+    from fraudwatch.client import FraudwatchClient
+
+    url, token = _api_target(load_settings(), api_url, token)
+
+    def action() -> int:
+        items, unreadable = _read_json_lines(path)
+        rejected = list(unreadable)
+        accepted = 0
+        with (
+            FraudwatchClient(url, token) as client,
+            click.progressbar(length=len(items), label="submitting", file=sys.stderr) as bar,
+        ):
+            for start in range(0, len(items), batch_size):
+                chunk = items[start : start + batch_size]
+                answer = client.submit_batch([item for _, item in chunk])
+                for result in answer["results"]:
+                    if result["status"] == "accepted":
+                        accepted += 1
+                    else:
+                        problems = "; ".join(f"{e['field']}: {e['problem']}" for e in result.get("errors") or [])
+                        rejected.append(f"line {chunk[result['index']][0]}: {result['status']}: {problems}")
+                bar.update(len(chunk))
+        for line in rejected:
+            click.echo(line, err=True)
+        click.echo(f"accepted {accepted}, not accepted {len(rejected)} (of {len(items) + len(unreadable)} lines)")
+        return 1 if rejected else 0
+
+    _run(action)
+
+
+def _api_target(settings: Settings, api_url: str | None, token: str | None) -> tuple[str, str]:
+    token = token or (settings.dev_token.get_secret_value() if settings.dev_token else None)
+    if not token:
+        raise click.UsageError("no token: pass --token or set FRAUDWATCH_TOKEN (`up` prints a development token)")
+    return api_url or f"http://{settings.host}:{settings.api_port}", token
+
+
+@main.command()
+@click.option("--rate", type=click.FloatRange(min=0.1), default=100, show_default=True, help="Reports per second")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=60, show_default=True, help="Seconds")
+@click.option("--seed", type=int, default=None, help="Make the generated reports reproducible")
+@click.option("--api-url", default=None, help="Producer API base URL [default: the local `up`]")
+@click.option(
+    "--token", envvar="FRAUDWATCH_TOKEN", help="Submitter token [FRAUDWATCH_TOKEN, else FRAUDWATCH_DEV_TOKEN]"
+)
+def simulate(rate: float, duration: float, seed: int | None, api_url: str | None, token: str | None) -> None:
+    """Send realistic synthetic reports at a steady rate (demos, load tests)."""
+    import random
+    import time
+
+    from fraudwatch.client import FraudwatchClient
+    from fraudwatch.simulate import generate_reports
+
+    url, token = _api_target(load_settings(), api_url, token)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    tick = 0.5 if rate * 0.5 >= 1 else 1 / rate
+
+    def action() -> int:
+        sent = accepted = 0
+        total = int(rate * duration)
+        started = time.monotonic()
+        with (
+            FraudwatchClient(url, token) as client,
+            click.progressbar(length=total, label="simulating", file=sys.stderr) as bar,
+        ):
+            while sent < total:
+                due = min(total, int((time.monotonic() - started) * rate) + 1)
+                if due > sent:
+                    batch = generate_reports(due - sent, seed=seed + sent)
+                    answer = client.submit_batch([r.body for r in batch])
+                    accepted += int(answer["accepted"])
+                    bar.update(due - sent)
+                    sent = due
+                time.sleep(tick)
+        elapsed = time.monotonic() - started
+        click.echo(f"sent {sent} reports in {elapsed:.1f}s ({sent / elapsed:.0f}/s), accepted {accepted}")
+        return 0 if accepted == sent else 1
+
+    _run(action)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of a report (committed as schemas/report-v1.schema.json)."""
+    from fraudwatch.reports import json_schema
+
+    click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=2))
+
+
 @main.group()
 def db() -> None:
     """ClickHouse schema."""
@@ -195,3 +311,13 @@ def query(sql: str, fmt: str, **options: Any) -> None:
         return 0
 
     _run(action)
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules."""
+    from fraudwatch.classify_cmd import classify
+
+    main.add_command(classify)
+
+
+_register_commands()

@@ -18,6 +18,9 @@ class IdentifierKind(StrEnum):
     ID_CARD = "id_card"
     BANK_CARD = "bank_card"
     EMAIL = "email"
+    QQ = "qq"
+    WECHAT = "wechat"
+    URL = "url"
 
 
 _NON_DIGITS = re.compile(r"[^\d]")
@@ -35,9 +38,16 @@ def normalise(kind: IdentifierKind, raw: str) -> str:
         return digits
     if kind is IdentifierKind.ID_CARD:
         return re.sub(r"[\s-]", "", value).upper()
-    if kind is IdentifierKind.BANK_CARD:
+    if kind in (IdentifierKind.BANK_CARD, IdentifierKind.QQ):
         return _NON_DIGITS.sub("", value)
+    if kind is IdentifierKind.URL:
+        return value.lower().rstrip("/").removeprefix("https://").removeprefix("http://").removeprefix("www.")
     return value.lower()
+
+
+def tagged_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
+    """ "kind:hash", the form identifiers take in messages and tables."""
+    return f"{kind.value}:{keyed_hash(key, kind, raw)}"
 
 
 def keyed_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
@@ -53,8 +63,16 @@ _PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
     # Phones before bank cards: "+8613800138000" is a phone, not a 13-digit card number.
     (IdentifierKind.PHONE, re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")),
     (IdentifierKind.BANK_CARD, re.compile(r"(?<!\d)\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?(?!\d)")),
+    # QQ and WeChat IDs are only recognisable by what names them: "QQ 12345678", "vx: abc_123".
+    (IdentifierKind.QQ, re.compile(r"(?i)(?:qq|扣扣)\s*(?:号码?|号)?\s*[:：]?\s*(?P<id>[1-9]\d{4,11})(?!\d)")),
+    (
+        IdentifierKind.WECHAT,
+        re.compile(
+            r"(?i)(?:微信|vx|wx|weixin|wechat)\s*(?:号)?\s*[:：]?\s*(?P<id>[a-z][-_a-z0-9]{5,19})(?![-_a-z0-9])"
+        ),
+    ),
 )
-PLACEHOLDERS = {kind: f"[{kind.name}]" for kind in IdentifierKind}
+PLACEHOLDERS = {kind: f"[{kind.name}]" for kind, _ in _PATTERNS}
 
 
 def redact(text: str, key: bytes) -> tuple[str, list[tuple[IdentifierKind, str]]]:
@@ -63,6 +81,12 @@ def redact(text: str, key: bytes) -> tuple[str, list[tuple[IdentifierKind, str]]
     for kind, pattern in _PATTERNS:
 
         def _replace(match: re.Match[str], kind: IdentifierKind = kind) -> str:
+            if "id" in match.re.groupindex:  # keep the naming word, replace only the identifier
+                found.append((kind, keyed_hash(key, kind, match.group("id"))))
+                start, end = match.span("id")
+                whole = match.group(0)
+                offset = match.start()
+                return whole[: start - offset] + PLACEHOLDERS[kind] + whole[end - offset :]
             found.append((kind, keyed_hash(key, kind, match.group(0))))
             return PLACEHOLDERS[kind]
 

@@ -61,7 +61,21 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    @field_validator("kafka_bootstrap", "clickhouse_url", mode="before")
+    dev_token: SecretStr | None = Field(
+        default=None, description="A token with every role, for development and scripts; `up` makes one if unset"
+    )
+    tokens_file: Path | None = Field(
+        default=None, description="JSON list of API tokens: name, roles, channel, sha256 of the token"
+    )
+    idempotency_window_s: int = Field(default=86_400, ge=60, description="How long a client report_id is remembered")
+    max_batch_reports: int = Field(default=1000, ge=1, le=10_000)
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Larger request bodies get 413")
+    envelope_linger_ms: float = Field(
+        default=2.0, ge=0, le=1000, description="How long the API gathers reports into one Kafka message"
+    )
+    envelope_max_reports: int = Field(default=500, ge=1, le=10_000)
+
+    @field_validator("kafka_bootstrap", "clickhouse_url", "dev_token", "tokens_file", mode="before")
     @classmethod
     def _blank_means_embedded(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

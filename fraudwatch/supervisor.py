@@ -21,7 +21,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 
+from fraudwatch.auth import new_token
 from fraudwatch.broker import (
     consumer_lag,
     die_with_parent,
@@ -91,6 +93,8 @@ class Platform:
         if settings.embedded_broker:
             # An embedded broker starts empty and reuses offsets: a fresh epoch tells its messages apart.
             settings = settings.model_copy(update={"broker_epoch": new_epoch()})
+        if settings.dev_token is None and settings.tokens_file is None:
+            settings = settings.model_copy(update={"dev_token": SecretStr(new_token())})
         self.settings = settings
         self.gateway: ClickHouseGateway | None = None
         self.broker: subprocess.Popen[bytes] | None = None
@@ -176,6 +180,13 @@ class Platform:
             f"  ClickHouse    {clickhouse}",
             f"  worker        Faust app {s.worker_id!r}, pid {self.worker.pid}; topic {s.raw_topic}",
             f'  query         fraudwatch query "SELECT count() FROM {s.clickhouse_database}.reports"',
+        ]
+        if s.dev_token is not None:
+            lines.append(
+                f"  dev token     {s.dev_token.get_secret_value()}   "
+                "(send it as Authorization: Bearer …; fix it with FRAUDWATCH_DEV_TOKEN)"
+            )
+        lines += [
             "Ctrl-C stops: the API first, then the worker drains the broker into ClickHouse.",
         ]
         print("\n".join(lines), flush=True)

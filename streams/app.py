@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import faust
@@ -18,7 +19,7 @@ from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
 from sinks.writer import ReportSink
 from streams.envelope import decode_envelope
-from streams.facts import SourcePosition, facts_of
+from streams.facts import SourcePosition, facts_of, first_copies
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ _MAX_BACKOFF_S = 10.0
 class IngestPipeline:
     """Pairs buffered facts with the events that carried them, and acks events after each flush."""
 
-    def __init__(self, sink: ReportSink, settings: Settings) -> None:
+    def __init__(self, sink: ReportSink, settings: Settings, first_positions: MutableMapping[str, str]) -> None:
         self.sink = sink
         self.settings = settings
+        self.first_positions = first_positions
         self._unacked: list[Any] = []
         self._flush_lock = asyncio.Lock()
         self.reports_seen = 0
@@ -50,7 +52,7 @@ class IngestPipeline:
             event.ack()
             return
         position = SourcePosition(message.topic, envelope.epoch, message.partition, message.offset)
-        facts = facts_of(position, envelope.reports)
+        facts = first_copies(facts_of(position, envelope.reports), self.first_positions)
         self.sink.add(facts)
         self._unacked.append(event)
         self.reports_seen += len(facts)
@@ -108,6 +110,11 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=1.0,
     )
     raw = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    # Where the first copy of each client-keyed report sits; changelogged, so it survives restarts
+    # and rebalances, and partitioned like the raw topic because a report_id decides its partition.
+    first_positions = app.Table(
+        "client-report-positions", default=None, partitions=settings.raw_partitions, key_type=str, value_type=str
+    )
     state: dict[str, IngestPipeline] = {}
     sink_ready = asyncio.Event()
 
@@ -116,7 +123,7 @@ def build_app(settings: Settings) -> faust.App:
         client = await asyncio.to_thread(connect, settings)
         sink = ReportSink(client, settings.clickhouse_database, settings.zone)
         await asyncio.to_thread(sink.setup)
-        state["pipeline"] = IngestPipeline(sink, settings)
+        state["pipeline"] = IngestPipeline(sink, settings, first_positions)
         sink_ready.set()
 
     async def pipeline() -> IngestPipeline:

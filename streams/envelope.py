@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -21,24 +21,40 @@ ENVELOPE_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class SanitisedReport:
+    """A report as it may travel and rest: identifiers are "kind:keyed-hash", text is redacted."""
+
     report_id: str
     reported_at: datetime
     occurred_at: datetime
     channel: str
     region_code: str
-    citizen_category: str
     amount_lost_fen: int
-    victim_phone_hash: str
     description: str
+    citizen_category: str = ""
+    victim_phone_hash: str = ""
+    submitter: str = ""
+    client_keyed: bool = False
+    contact_method: str = ""
+    payment_channel: str = ""
+    victim_id_hash: str = ""
+    victim_age_band: str = ""
+    victim_gender: str = ""
+    scammer_contacts: tuple[str, ...] = ()
+    scammer_domains: tuple[str, ...] = ()
+    mentioned_identifiers: tuple[str, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        wire = asdict(self)
+        wire = {name: getattr(self, name) for name in _FIELDS}
         wire["reported_at"] = self.reported_at.isoformat()
         wire["occurred_at"] = self.occurred_at.isoformat()
+        for name in _LIST_FIELDS:
+            wire[name] = list(wire[name])
         return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> SanitisedReport:
+        if not isinstance(wire, dict):
+            raise TypeError("a report must be a JSON object")
         reported_at = datetime.fromisoformat(wire["reported_at"])
         occurred_at = datetime.fromisoformat(wire["occurred_at"])
         if reported_at.tzinfo is None or occurred_at.tzinfo is None:
@@ -46,17 +62,32 @@ class SanitisedReport:
         amount = wire["amount_lost_fen"]
         if type(amount) is not int or amount < 0:  # bool is an int subclass; JSON true is not an amount
             raise ValueError("amount_lost_fen must be a non-negative integer")
-        return cls(
-            report_id=str(wire["report_id"]),
-            reported_at=reported_at,
-            occurred_at=occurred_at,
-            channel=str(wire["channel"]),
-            region_code=str(wire["region_code"]),
-            citizen_category=str(wire.get("citizen_category", "")),
-            amount_lost_fen=amount,
-            victim_phone_hash=str(wire.get("victim_phone_hash", "")),
-            description=str(wire["description"]),
-        )
+        values: dict[str, Any] = {"reported_at": reported_at, "occurred_at": occurred_at, "amount_lost_fen": amount}
+        for name in _TEXT_FIELDS:
+            value = wire[name] if name in _REQUIRED else wire.get(name, "")
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string")
+            values[name] = value
+        for name in _LIST_FIELDS:
+            items = wire.get(name, [])
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"{name} must be a list of strings")
+            values[name] = tuple(items)
+        keyed = wire.get("client_keyed", False)
+        if not isinstance(keyed, bool):
+            raise ValueError("client_keyed must be a boolean")
+        values["client_keyed"] = keyed
+        return cls(**values)
+
+
+_FIELDS = tuple(f.name for f in fields(SanitisedReport))
+_REQUIRED = frozenset(f.name for f in fields(SanitisedReport) if f.default is MISSING)
+_LIST_FIELDS = ("scammer_contacts", "scammer_domains", "mentioned_identifiers")
+_TEXT_FIELDS = tuple(
+    name
+    for name in _FIELDS
+    if name not in {"reported_at", "occurred_at", "amount_lost_fen", "client_keyed", *_LIST_FIELDS}
+)
 
 
 @dataclass(frozen=True, slots=True)

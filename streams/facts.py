@@ -6,12 +6,12 @@ Pure functions (no faust, no ClickHouse); the agent glues them to the stream and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from streams.categorizer import categorize
+from streams.categorizer import Classification, classify
 from streams.envelope import SanitisedReport
 
 
@@ -30,9 +30,11 @@ class SourcePosition:
 
 
 FACT_COLUMNS = (
-    "report_id", "reported_at", "occurred_at", "channel", "region_code", "province_code", "category",
-    "citizen_category", "amount_lost_fen", "victim_phone_hash", "description_redacted",
-    "src_topic", "src_epoch", "src_partition", "src_offset", "src_index",
+    "report_id", "reported_at", "occurred_at", "channel", "submitter", "region_code", "province_code",
+    "city_code", "category", "category_confidence", "category_evidence", "citizen_category", "contact_method",
+    "payment_channel", "amount_lost_fen", "victim_phone_hash", "victim_id_hash", "victim_age_band",
+    "victim_gender", "scammer_contacts", "scammer_domains", "mentioned_identifiers", "leak_linked",
+    "leak_batch_ids", "description_redacted", "src_topic", "src_epoch", "src_partition", "src_offset", "src_index",
 )  # fmt: skip
 
 STATS_COLUMNS = (
@@ -46,18 +48,30 @@ class Fact:
     position: SourcePosition
     index: int
     report: SanitisedReport
-    category: str
+    classification: Classification
+
+    @property
+    def category(self) -> str:
+        return self.classification.code
 
     @property
     def province_code(self) -> str:
         return province_of(self.report.region_code)
 
+    @property
+    def source_key(self) -> str:
+        """Where this report sits in Kafka; a second copy of a report sits elsewhere."""
+        p = self.position
+        return f"{p.epoch}:{p.partition}:{p.offset}:{self.index}"
+
     def row(self, zone: ZoneInfo) -> list[object]:
-        r, p = self.report, self.position
+        r, p, c = self.report, self.position, self.classification
         return [
-            r.report_id, r.reported_at.astimezone(zone), r.occurred_at.astimezone(zone), r.channel,
-            r.region_code, self.province_code, self.category, r.citizen_category, r.amount_lost_fen,
-            r.victim_phone_hash, r.description, p.topic, p.epoch, p.partition, p.offset, self.index,
+            r.report_id, r.reported_at.astimezone(zone), r.occurred_at.astimezone(zone), r.channel, r.submitter,
+            r.region_code, self.province_code, city_of(r.region_code), c.code, c.confidence, list(c.evidence),
+            r.citizen_category, r.contact_method, r.payment_channel, r.amount_lost_fen, r.victim_phone_hash,
+            r.victim_id_hash, r.victim_age_band, r.victim_gender, list(r.scammer_contacts), list(r.scammer_domains),
+            list(r.mentioned_identifiers), 0, [], r.description, p.topic, p.epoch, p.partition, p.offset, self.index,
         ]  # fmt: skip
 
 
@@ -66,8 +80,34 @@ def province_of(region_code: str) -> str:
     return region_code[:2] + "0000"
 
 
+def city_of(region_code: str) -> str:
+    """The prefecture-level division (e.g. 420106 -> 420100)."""
+    return region_code[:4] + "00"
+
+
 def facts_of(position: SourcePosition, reports: Iterable[SanitisedReport]) -> list[Fact]:
-    return [Fact(position, i, r, categorize(r.description)) for i, r in enumerate(reports)]
+    return [
+        Fact(position, i, r, classify(r.description, r.citizen_category or None, r.channel, r.amount_lost_fen))
+        for i, r in enumerate(reports)
+    ]
+
+
+def first_copies(facts: Iterable[Fact], seen: MutableMapping[str, str]) -> list[Fact]:
+    """Drop second copies of client-keyed reports (a resend that reached Kafka twice).
+
+    `seen` maps a client-keyed report_id to where its first copy sits; a redelivery of that same
+    first copy is kept (the sink recognises it), a copy sitting anywhere else is not.
+    """
+    kept = []
+    for fact in facts:
+        if fact.report.client_keyed:
+            first = seen.get(fact.report.report_id)
+            if first is None:
+                seen[fact.report.report_id] = fact.source_key
+            elif first != fact.source_key:
+                continue
+        kept.append(fact)
+    return kept
 
 
 def minute_of(moment: datetime, zone: ZoneInfo) -> datetime:

@@ -29,6 +29,9 @@ from fraudwatch.settings import Settings
 from sinks.gateway import ClickHouseGateway
 from sinks.migrate import migrate
 
+DEV_TOKEN = "fw_integration-test-token"
+AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -127,6 +130,7 @@ class RunningPlatform:
     clickhouse_port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -136,7 +140,9 @@ class RunningPlatform:
             FRAUDWATCH_API_PORT=str(self.api_port),
             FRAUDWATCH_BROKER_PORT=str(self.broker_port),
             FRAUDWATCH_CLICKHOUSE_PORT=str(self.clickhouse_port),
+            FRAUDWATCH_DEV_TOKEN=DEV_TOKEN,
         )
+        env.update(self.extra_env)
         return env
 
     @property
@@ -192,7 +198,7 @@ class RunningPlatform:
 
     def post_reports(self, count: int, start: int = 0) -> list[str]:
         ids: list[str] = []
-        with httpx.Client(base_url=self.api, timeout=10) as client:
+        with httpx.Client(base_url=self.api, timeout=10, headers=AUTH) as client:
             for i in range(start, start + count):
                 response = client.post("/api/v1/reports", json=report_json(i))
                 assert response.status_code == 202, response.text

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.integration.conftest import RunningPlatform, alive, children_of, wait_until
+from tests.integration.conftest import AUTH, RunningPlatform, alive, children_of, wait_until
 
 TOTALS = (
     "SELECT (SELECT count() FROM fraudwatch.reports), (SELECT uniqExact(report_id) FROM fraudwatch.reports), "
@@ -67,7 +67,7 @@ def test_query_command_works_while_up_runs(platform: RunningPlatform) -> None:
 
 
 def test_api_rejects_bad_input_naming_the_field_and_writes_nothing(platform: RunningPlatform) -> None:
-    with httpx.Client(base_url=platform.api, timeout=10) as client:
+    with httpx.Client(base_url=platform.api, timeout=10, headers=AUTH) as client:
         malformed = client.post(
             "/api/v1/reports", content=b'{"description": ', headers={"content-type": "application/json"}
         )

@@ -152,6 +152,8 @@ def test_placeholders_are_typed() -> None:
         IdentifierKind.ID_CARD: "[ID_CARD]",
         IdentifierKind.BANK_CARD: "[BANK_CARD]",
         IdentifierKind.EMAIL: "[EMAIL]",
+        IdentifierKind.QQ: "[QQ]",
+        IdentifierKind.WECHAT: "[WECHAT]",
     }
 
 

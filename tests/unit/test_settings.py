@@ -241,7 +241,7 @@ def test_to_env_names_and_values() -> None:
     assert env["FRAUDWATCH_CLICKHOUSE_PASSWORD"] == "p@ss word;$x"
     assert env["FRAUDWATCH_KAFKA_BOOTSTRAP"] == "kafka-1:9092,kafka-2:9092"
     assert env["FRAUDWATCH_TIMEZONE"] == "Europe/Berlin"
-    assert len(env) == len(Settings.model_fields)
+    assert len(env) == sum(value is not None for value in custom_settings().model_dump().values())
 
 
 def test_to_env_leaves_out_unset_optionals() -> None:
@@ -249,7 +249,7 @@ def test_to_env_leaves_out_unset_optionals() -> None:
     assert "FRAUDWATCH_KAFKA_BOOTSTRAP" not in env
     assert "FRAUDWATCH_CLICKHOUSE_URL" not in env
     assert "None" not in env.values()
-    assert len(env) == len(Settings.model_fields) - 2
+    assert len(env) == sum(value is not None for value in Settings().model_dump().values())
 
 
 @pytest.mark.parametrize("factory", [Settings, custom_settings], ids=["defaults", "custom"])

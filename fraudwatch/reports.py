@@ -1,0 +1,239 @@
+"""The report contract of the producer API, and what the API turns a report into before it travels.
+
+`ReportIn` is the documented input schema (served as OpenAPI and committed as JSON Schema);
+`sanitise` is the boundary: personal identifiers become keyed hashes, the description is
+redacted, and nothing personal leaves in clear.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from fraudwatch.pii import IdentifierKind, normalise, redact, tagged_hash
+from fraudwatch.regions import region_problem
+from streams.categorizer import CATEGORIES
+from streams.envelope import SanitisedReport
+
+SCHEMA_VERSION = "1"
+MAX_AMOUNT_CNY = 100_000_000
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+_CLIENT_KEY_NAMESPACE = uuid.UUID("5b0f3f3c-8f43-4d6e-9a1e-6f7261756477")
+
+
+class Channel(StrEnum):
+    APP = "app"
+    WEB = "web"
+    HOTLINE = "hotline"
+    SMS = "sms"
+    WECHAT = "wechat"
+    POLICE = "police"
+    OTHER = "other"
+
+
+class ContactMethod(StrEnum):
+    PHONE_CALL = "phone_call"
+    SMS = "sms"
+    WECHAT = "wechat"
+    QQ = "qq"
+    APP = "app"
+    WEBSITE = "website"
+    EMAIL = "email"
+    IN_PERSON = "in_person"
+    OTHER = "other"
+
+
+class PaymentChannel(StrEnum):
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+    BANK_TRANSFER = "bank_transfer"
+    BANK_CARD = "bank_card"
+    UNIONPAY = "unionpay"
+    CASH = "cash"
+    CRYPTO = "crypto"
+    GIFT_CARD = "gift_card"
+    OTHER = "other"
+
+
+class AgeBand(StrEnum):
+    UNDER_18 = "under_18"
+    FROM_18_TO_25 = "18_25"
+    FROM_26_TO_35 = "26_35"
+    FROM_36_TO_45 = "36_45"
+    FROM_46_TO_60 = "46_60"
+    OVER_60 = "over_60"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+Category = StrEnum("Category", {code.upper(): code for code in CATEGORIES})  # type: ignore[misc]
+
+
+def _checked(kind: IdentifierKind, pattern: str, what: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(normalise(kind, value)):
+            raise ValueError(f"not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _valid_region(code: str) -> str:
+    problem = region_problem(code)
+    if problem:
+        raise ValueError(problem)
+    return code
+
+
+def _valid_url(value: str) -> str:
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    if not parts.hostname or "." not in parts.hostname:
+        raise ValueError("not a URL with a host name")
+    return value
+
+
+Phone = Annotated[str, Field(max_length=32), _checked(IdentifierKind.PHONE, r"[0-9]{5,15}", "phone number")]
+IdCard = Annotated[
+    str, Field(max_length=32), _checked(IdentifierKind.ID_CARD, r"[0-9]{17}[0-9X]|[0-9]{15}", "ID-card number")
+]
+BankAccount = Annotated[str, Field(max_length=40), _checked(IdentifierKind.BANK_CARD, r"[0-9]{10,19}", "bank account")]
+QQ = Annotated[str, Field(max_length=16), _checked(IdentifierKind.QQ, r"[1-9][0-9]{4,11}", "QQ number")]
+WeChatId = Annotated[
+    str, Field(min_length=2, max_length=40), _checked(IdentifierKind.WECHAT, r"[a-z0-9_+.-]{2,40}", "WeChat ID")
+]
+Url = Annotated[str, Field(max_length=2048), AfterValidator(_valid_url)]
+ClientKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+_ListOf: Any = Field(default_factory=list, max_length=20)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Victim(_Strict):
+    phone: Phone | None = None
+    id_number: IdCard | None = Field(default=None, description="Resident ID-card number; hashed at once")
+    age_band: AgeBand | None = None
+    gender: Gender | None = None
+
+
+class Scammer(_Strict):
+    phones: list[Phone] = _ListOf
+    qq: list[QQ] = _ListOf
+    wechat: list[WeChatId] = _ListOf
+    urls: list[Url] = _ListOf
+    bank_accounts: list[BankAccount] = _ListOf
+    payment_channel: PaymentChannel | None = None
+
+
+class ReportIn(_Strict):
+    """A fraud report as a citizen app, hotline desk, police system or partner submits it."""
+
+    report_id: ClientKey | None = Field(
+        default=None, description="Client idempotency key: resending it answers with the original result"
+    )
+    description: str = Field(min_length=1, max_length=5000, description="What happened, in free text")
+    region_code: Annotated[str, AfterValidator(_valid_region)] = Field(
+        description="6-digit administrative division code of the victim, e.g. 420106"
+    )
+    amount_lost: Decimal = Field(ge=0, le=MAX_AMOUNT_CNY, decimal_places=2, description="Loss in CNY")
+    channel: Channel | None = Field(default=None, description="Default: the submitter token's channel, else other")
+    category: Category | None = Field(default=None, description="The reporter's own choice of category")
+    contact_method: ContactMethod | None = None
+    reported_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with zone; default now")
+    occurred_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with zone; default reported_at")
+    victim: Victim | None = None
+    scammer: Scammer | None = None
+    victim_phone: Phone | None = Field(default=None, description="Shorthand for victim.phone")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportIn:
+        if self.victim_phone and self.victim and self.victim.phone and self.victim_phone != self.victim.phone:
+            raise ValueError("victim_phone and victim.phone disagree")
+        if self.reported_at and self.occurred_at and self.occurred_at > self.reported_at + MAX_CLOCK_SKEW:
+            raise ValueError("occurred_at is after reported_at")
+        return self
+
+
+def report_id_for(submitter: str, client_key: str | None) -> str:
+    """A client key always maps to the same report_id for one submitter; otherwise a fresh one."""
+    if client_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_CLIENT_KEY_NAMESPACE, f"{submitter}\x00{client_key}"))
+
+
+def sanitise(
+    report: ReportIn,
+    *,
+    key: bytes,
+    zone: ZoneInfo,
+    now: datetime,
+    submitter: str = "",
+    default_channel: str | None = None,
+    client_key: str | None = None,
+) -> SanitisedReport:
+    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned."""
+    reported_at = (report.reported_at or now).astimezone(zone)
+    if reported_at > now + MAX_CLOCK_SKEW:
+        raise ValueError("reported_at is in the future")
+    description, mentioned = redact(report.description, key)
+    victim = report.victim or Victim()
+    scammer = report.scammer or Scammer()
+    victim_phone = report.victim_phone or victim.phone
+
+    def hashes(kind: IdentifierKind, values: list[str]) -> list[str]:
+        return [tagged_hash(key, kind, v) for v in values]
+
+    contacts = (
+        hashes(IdentifierKind.PHONE, scammer.phones)
+        + hashes(IdentifierKind.QQ, scammer.qq)
+        + hashes(IdentifierKind.WECHAT, scammer.wechat)
+        + hashes(IdentifierKind.URL, scammer.urls)
+        + hashes(IdentifierKind.BANK_CARD, scammer.bank_accounts)
+    )
+    domains = sorted({(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls})
+    key_used = client_key or report.report_id
+    return SanitisedReport(
+        report_id=report_id_for(submitter, key_used),
+        reported_at=reported_at,
+        occurred_at=(report.occurred_at or reported_at).astimezone(zone),
+        channel=(report.channel.value if report.channel else None) or default_channel or Channel.OTHER.value,
+        region_code=report.region_code,
+        amount_lost_fen=int(report.amount_lost * 100),
+        description=description,
+        citizen_category=report.category.value if report.category else "",
+        victim_phone_hash=tagged_hash(key, IdentifierKind.PHONE, victim_phone) if victim_phone else "",
+        submitter=submitter,
+        client_keyed=key_used is not None,
+        contact_method=report.contact_method.value if report.contact_method else "",
+        payment_channel=scammer.payment_channel.value if scammer.payment_channel else "",
+        victim_id_hash=tagged_hash(key, IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
+        victim_age_band=victim.age_band.value if victim.age_band else "",
+        victim_gender=victim.gender.value if victim.gender else "",
+        scammer_contacts=tuple(dict.fromkeys(contacts)),
+        scammer_domains=tuple(d for d in domains if d),
+        mentioned_identifiers=tuple(dict.fromkeys(f"{kind.value}:{digest}" for kind, digest in mentioned)),
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """The versioned JSON Schema of a report, as committed in schemas/."""
+    schema = ReportIn.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://fraudwatch.example/schemas/report-v{SCHEMA_VERSION}.schema.json"
+    return schema
