@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.reports.raw"
 
     @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic_prefix}.reports.deadletter"
+
+    @property
     def embedded_broker(self) -> bool:
         return self.kafka_bootstrap is None
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
 from streams.facts import FACT_COLUMNS, STATS_COLUMNS, Fact, minute_stats
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class FlushResult:
     stats_rows_written: int
     skipped_as_duplicates: int
     seconds: float
+    dead_letters_written: int = 0
 
 
 class ReportSink:
@@ -53,21 +55,26 @@ class ReportSink:
         self._database = database
         self._zone = zone
         self._buffer: list[Fact] = []
+        self._dead_letters: list[DeadLetter] = []
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
 
     def setup(self) -> None:
         """Fail early, with a clear message, if the schema is missing."""
-        for table in ("reports", "report_stats_1m"):
+        for table in ("reports", "report_stats_1m", "dead_letters"):
             self._client.query(f"SELECT 1 FROM {self._database}.{table} LIMIT 0")
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + len(self._dead_letters)
 
     def add(self, facts: Sequence[Fact]) -> None:
         with self._buffer_lock:
             self._buffer.extend(facts)
+
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        with self._buffer_lock:
+            self._dead_letters.append(letter)
 
     def forget(self, keys: Callable[[StreamKey], bool] | None = None) -> None:
         """Drop cached knowledge (after a failure or a rebalance): it is re-read before the next write."""
@@ -79,11 +86,18 @@ class ReportSink:
         so calling flush again is safe whatever part of the write had landed. Flushes must not
         overlap each other; `add` may be called meanwhile."""
         started = time.perf_counter()
-        if not self._buffer:
-            return FlushResult(0, 0, 0, 0.0)
         with self._buffer_lock:
             batch, self._buffer = self._buffer, []
+            letters, self._dead_letters = self._dead_letters, []
+        if not batch and not letters:
+            return FlushResult(0, 0, 0, 0.0)
         try:
+            dead_letters_written = len(letters)
+            if letters:  # ReplacingMergeTree keyed by position: a redelivered poison message collapses
+                self._client.insert(
+                    f"{self._database}.dead_letters", [d.row() for d in letters], column_names=list(DEAD_LETTER_COLUMNS)
+                )
+                letters = []
             self._load_marks(batch)
             new_facts = [f for f in batch if not self._stored(f)]
             fresh_for_stats = [f for f in batch if f.position.offset > self._marks[f.position.stream_key].stats_high]
@@ -99,10 +113,12 @@ class ReportSink:
         except Exception:
             with self._buffer_lock:
                 self._buffer = batch + self._buffer
+                self._dead_letters = letters + self._dead_letters
             self.forget()
             raise
         self._advance_marks(batch)
-        return FlushResult(len(new_facts), len(stats), len(batch) - len(new_facts), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return FlushResult(len(new_facts), len(stats), len(batch) - len(new_facts), seconds, dead_letters_written)
 
     def _stored(self, fact: Fact) -> bool:
         mark = self._marks[fact.position.stream_key]

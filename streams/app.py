@@ -18,6 +18,7 @@ from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
 from sinks.writer import ReportSink
+from streams.deadletter import dead_letter
 from streams.envelope import decode_envelope
 from streams.facts import SourcePosition, facts_of, first_copies
 
@@ -29,33 +30,50 @@ _MAX_BACKOFF_S = 10.0
 class IngestPipeline:
     """Pairs buffered facts with the events that carried them, and acks events after each flush."""
 
-    def __init__(self, sink: ReportSink, settings: Settings, first_positions: MutableMapping[str, str]) -> None:
+    def __init__(
+        self,
+        sink: ReportSink,
+        settings: Settings,
+        first_positions: MutableMapping[str, str],
+        dead_letters: Any = None,
+    ) -> None:
         self.sink = sink
         self.settings = settings
         self.first_positions = first_positions
+        self.dead_letters = dead_letters  # the dead-letter topic; None in tests that only need the sink
         self._unacked: list[Any] = []
         self._flush_lock = asyncio.Lock()
         self.reports_seen = 0
         self.invalid_messages = 0
 
-    def accept(self, event: Any) -> None:
+    async def accept(self, event: Any) -> None:
         message = event.message
         try:
             envelope = decode_envelope(message.value)
         except InvalidEnvelopeError as exc:
-            self.invalid_messages += 1
-            log.error(
-                "dropping a message that is not a report envelope",
-                extra={"topic": message.topic, "partition": message.partition, "offset": message.offset,
-                       "error": str(exc)},
-            )  # fmt: skip
-            event.ack()
+            await self._dead_letter(event, str(exc))
             return
         position = SourcePosition(message.topic, envelope.epoch, message.partition, message.offset)
         facts = first_copies(facts_of(position, envelope.reports), self.first_positions)
         self.sink.add(facts)
         self._unacked.append(event)
         self.reports_seen += len(facts)
+
+    async def _dead_letter(self, event: Any, error: str) -> None:
+        """Park a message that cannot be processed, so that it never blocks its partition."""
+        message = event.message
+        position = SourcePosition(message.topic, self.settings.broker_epoch, message.partition, message.offset)
+        letter = dead_letter(position, message.value, error, self.settings.hash_key.get_secret_value().encode())
+        self.invalid_messages += 1
+        log.error(
+            "message is not a report envelope; sent to the dead-letter topic",
+            extra={"topic": message.topic, "partition": message.partition, "offset": message.offset, "error": error},
+        )
+        if self.dead_letters is not None:
+            delivery = await self.dead_letters.send(key=letter.payload_sha256.encode(), value=letter.to_json())
+            await delivery  # acked below only once the dead-letter topic holds it
+        self.sink.add_dead_letter(letter)
+        self._unacked.append(event)
 
     @property
     def must_flush(self) -> bool:
@@ -115,6 +133,9 @@ def build_app(settings: Settings) -> faust.App:
     first_positions = app.Table(
         "client-report-positions", default=None, partitions=settings.raw_partitions, key_type=str, value_type=str
     )
+    dead_letter_topic = app.topic(
+        settings.dead_letter_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     state: dict[str, IngestPipeline] = {}
     sink_ready = asyncio.Event()
 
@@ -123,7 +144,7 @@ def build_app(settings: Settings) -> faust.App:
         client = await asyncio.to_thread(connect, settings)
         sink = ReportSink(client, settings.clickhouse_database, settings.zone)
         await asyncio.to_thread(sink.setup)
-        state["pipeline"] = IngestPipeline(sink, settings, first_positions)
+        state["pipeline"] = IngestPipeline(sink, settings, first_positions, dead_letter_topic)
         sink_ready.set()
 
     async def pipeline() -> IngestPipeline:
@@ -134,7 +155,7 @@ def build_app(settings: Settings) -> faust.App:
     async def ingest(stream: Any) -> None:
         glue = await pipeline()
         async for event in stream.noack().events():
-            glue.accept(event)
+            await glue.accept(event)
             if glue.must_flush:
                 await glue.flush()
 

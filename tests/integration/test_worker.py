@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
 from fraudwatch.broker import ensure_topics
@@ -97,6 +98,16 @@ def envelopes(settings: Settings, first: int, count: int, per_envelope: int) -> 
     return [encode_envelope(settings.broker_epoch, batch[i : i + per_envelope]) for i in range(0, count, per_envelope)]
 
 
+async def read_all(settings: Settings, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000)
+        return [record.value for records in batches.values() for record in records if record.value]
+    finally:
+        await consumer.stop()
+
+
 def totals(ch: Client, database: str) -> tuple[int, int, int]:
     return (
         int(scalar(ch, f"SELECT count() FROM {database}.reports")),
@@ -118,6 +129,11 @@ def test_envelopes_become_facts_and_bad_messages_do_not_block(
     categories = ch.query(f"SELECT DISTINCT category FROM {database}.reports").result_rows
     assert categories == [("game_trading",)]
     assert "not a report envelope" in (worker.log.read_text())
+    letters = ch.query(f"SELECT src_offset, error, payload_bytes, payload_preview FROM {database}.dead_letters FINAL")
+    assert len(letters.result_rows) == 1
+    assert "not JSON" in letters.result_rows[0][1] and letters.result_rows[0][2] == len(b"\xff not an envelope")
+    parked = asyncio.run(read_all(settings, settings.dead_letter_topic))
+    assert len(parked) == 1 and json.loads(parked[0])["payload_sha256"]
 
 
 def test_sigkill_mid_stream_then_restart_stores_everything_once(
