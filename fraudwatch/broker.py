@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -92,10 +92,27 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
     return actual
 
 
+async def end_offsets(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The offset after the last message of each partition.
+
+    Tansu answers "latest" with the base offset of the last record batch, not the offset after
+    its last record, so the answer is checked by reading what follows it.
+    """
+    reported: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    consumer.assign(tps)
+    ends = dict(reported)
+    for tp in tps:
+        consumer.seek(tp, reported[tp])
+    while True:
+        batch = await consumer.getmany(*tps, timeout_ms=300)
+        if not batch:
+            return ends
+        for tp, records in batch.items():
+            ends[tp] = max(ends[tp], records[-1].offset + 1)
+
+
 async def consumer_lag(settings: Settings, group: str, topic: str) -> int:
     """Messages on `topic` not yet committed by consumer group `group` (all of them if it has none)."""
-    from aiokafka import AIOKafkaConsumer
-
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await admin.start()
@@ -103,7 +120,7 @@ async def consumer_lag(settings: Settings, group: str, topic: str) -> int:
     try:
         described = await admin.describe_topics([topic])
         tps = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
-        ends = await consumer.end_offsets(tps)
+        ends = await end_offsets(consumer, tps)
         committed = await admin.list_consumer_group_offsets(group, partitions=tps)
         lag = 0
         for tp in tps:

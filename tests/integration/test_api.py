@@ -18,7 +18,7 @@ from schemathesis.core import NotSet
 
 from fraudwatch.api import create_app
 from fraudwatch.auth import token_digest
-from fraudwatch.broker import ensure_topics, start_embedded_broker, wait_for_broker
+from fraudwatch.broker import end_offsets, ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.settings import Settings
 from tests.integration.conftest import AUTH, RunningPlatform, free_port, report_json, unique, wait_until
 
@@ -219,9 +219,8 @@ def _all_kafka_values(platform: RunningPlatform) -> list[str]:
         try:
             topics = await consumer.topics()
             tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-            consumer.assign(tps)
+            ends = await end_offsets(consumer, tps)
             await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
             values: list[str] = []
 
             async def behind() -> bool:
