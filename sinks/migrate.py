@@ -39,7 +39,13 @@ def available() -> list[Migration]:
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    return sorted(found, key=lambda m: m.version)
+    found.sort(key=lambda m: m.version)
+    for earlier, later in zip(found, found[1:], strict=False):
+        if earlier.version == later.version:
+            raise MigrationError(
+                f"two migrations share version {later.version:04d}: {earlier.name} and {later.name}; renumber one"
+            )
+    return found
 
 
 def applied(client: Client, database: str) -> dict[int, str]:
