@@ -115,9 +115,9 @@ async def consumer_lag(settings: Settings, group: str, topic: str) -> int:
     """Messages on `topic` not yet committed by consumer group `group` (all of them if it has none)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
     try:
+        await admin.start()
+        await consumer.start()
         described = await admin.describe_topics([topic])
         tps = [TopicPartition(topic, p["partition"]) for d in described for p in d["partitions"]]
         ends = await end_offsets(consumer, tps)

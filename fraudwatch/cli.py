@@ -213,6 +213,28 @@ def simulate(rate: float, duration: float, seed: int | None, api_url: str | None
 
 
 @main.command()
+@_platform_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status(fmt: str, **options: Any) -> None:
+    """Check each part of a running platform; exits non-zero when one is not ok."""
+    from fraudwatch.status import collect
+
+    settings = load_settings(**options)
+    logs.configure("status", "CRITICAL")
+
+    def action() -> int:
+        checks = asyncio.run(collect(settings))
+        if fmt == "json":
+            click.echo(json.dumps([c.__dict__ for c in checks], ensure_ascii=False, indent=1))
+        else:
+            rows = [(c.component, "ok" if c.ok else "NOT OK", c.detail) for c in checks]
+            click.echo(render_table(["component", "state", "detail"], rows))
+        return 0 if all(c.ok for c in checks) else 1
+
+    _run(action)
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of a report (committed as schemas/report-v1.schema.json)."""
     from fraudwatch.reports import json_schema

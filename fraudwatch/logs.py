@@ -38,5 +38,7 @@ def configure(component: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Faust and aiokafka are chatty at INFO about every rebalance step.
-    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(root.level if root.level <= logging.DEBUG else logging.WARNING)
+    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(
+            root.level if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
+        )

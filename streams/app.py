@@ -21,6 +21,7 @@ from sinks.writer import ReportSink
 from streams.deadletter import dead_letter
 from streams.envelope import decode_envelope
 from streams.facts import SourcePosition, facts_of, first_copies
+from streams.health import WorkerHealth
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class IngestPipeline:
         self._flush_lock = asyncio.Lock()
         self.reports_seen = 0
         self.invalid_messages = 0
+        self.health = WorkerHealth(settings.data_dir / "run" / f"{settings.worker_id}.health.json")
 
     async def accept(self, event: Any) -> None:
         message = event.message
@@ -95,6 +97,7 @@ class IngestPipeline:
                     break
                 except Exception as exc:
                     # Nothing is acked, so nothing is committed: retrying (or crashing) is safe.
+                    self.health.failed(str(exc), self.sink.pending)
                     log.error(
                         "ClickHouse write failed; retrying",
                         extra={"error": str(exc), "retry_in_s": backoff, "pending": self.sink.pending},
@@ -103,6 +106,7 @@ class IngestPipeline:
                     backoff = min(backoff * 2, _MAX_BACKOFF_S)
             for event in events:
                 event.ack()
+            self.health.flushed(result, self.reports_seen, self.invalid_messages)
             if result.facts_written or result.skipped_as_duplicates:
                 log.info(
                     "flushed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -136,3 +137,18 @@ def test_sigterm_and_sigkill_of_up_leave_no_process_behind(
         assert len(tree) == 3, f"expected broker, worker and API under up, found {tree}"
         platform.stop(sig)
         wait_until(lambda tree=tree: not any(alive(pid) for pid in tree), 15, f"children gone after {sig.name}")
+
+
+def test_status_reports_every_component(platform: RunningPlatform) -> None:
+    platform.post_reports(5)
+    wait_until(lambda: totals(platform)[0] == 5, 10, "5 reports")
+    wait_until(lambda: (platform.data_dir / "run" / "fraudwatch-worker.health.json").exists(), 10, "worker health")
+    result = subprocess.run(
+        [sys.executable, "-m", "fraudwatch", "status", "--format", "json"],
+        env=platform.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {c["component"]: c for c in json.loads(result.stdout)}
+    assert set(checks) == {"producer API", "Kafka", "ClickHouse", "worker"}
+    assert all(c["ok"] for c in checks.values())
+    assert "5 reports" in checks["ClickHouse"]["detail"]
