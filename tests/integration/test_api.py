@@ -310,3 +310,33 @@ def test_fuzzing_from_the_openapi_document_finds_no_server_error(platform: Runni
     http.close()
     print(f"fuzzed {len(tried)} requests: {sorted(set(tried))}")
     assert len(tried) >= 300
+
+
+def test_hostile_payloads_get_clear_4xx_or_are_stored_as_plain_text(platform: RunningPlatform) -> None:
+    nested = b'{"description": ' + b"[" * 50_000 + b"]" * 50_000 + b', "region_code": "420106", "amount_lost": 1}'
+    sql = "'); DROP TABLE fraudwatch.reports; -- \" OR 1=1 /*"
+    script = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    with client(platform, SUBMITTER) as api:
+        json_headers = {"content-type": "application/json"}
+        assert api.post("/api/v1/reports", content=nested, headers=json_headers).status_code == 400
+        assert (
+            api.post("/api/v1/reports", content=b'{"description": "\xff\xfe"}', headers=json_headers).status_code == 400
+        )
+        huge = api.post("/api/v1/reports", json=report_json(1, description="骗" * 5001))
+        assert huge.status_code == 422 and huge.json()["detail"][0]["field"] == "description"
+        stored_ids = []
+        for text in (sql, script, "NUL\u0000inside", "emoji 🤡 and \u202e right-to-left"):
+            answer = api.post("/api/v1/reports", json=report_json(2, description=text))
+            assert answer.status_code == 202, answer.text
+            stored_ids.append(answer.json()["report_id"])
+        weird_key = api.post("/api/v1/reports", json=report_json(3, report_id="x'; DROP TABLE reports; --"))
+        assert weird_key.status_code == 422
+    wait_until(lambda: count(platform, f"report_id IN {tuple(stored_ids)}") == 4, 15, "the hostile-text reports")
+    texts = {
+        row[0]
+        for row in platform.query(
+            f"SELECT description_redacted FROM fraudwatch.reports WHERE report_id IN {tuple(stored_ids)}"
+        )
+    }
+    assert sql in texts and script in texts and "NUL\u0000inside" in texts
+    assert count(platform) > 0  # the table is still there
