@@ -235,6 +235,29 @@ def status(fmt: str, **options: Any) -> None:
 
 
 @main.command()
+@click.option("--reports", type=click.IntRange(min=10), default=20_000, show_default=True)
+@click.option("--cycles", type=click.IntRange(min=0), default=10, show_default=True, help="Worker kills")
+@click.option("--bad-requests", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--work-dir", type=click.Path(path_type=Path), default=None, help="Default: a new temporary directory")
+def faults(reports: int, cycles: int, bad_requests: int, seed: int, work_dir: Path | None) -> None:
+    """Run the long fault suite on a platform of its own and print its summary table."""
+    import tempfile
+
+    from fraudwatch import faults as suite
+
+    logs.configure("faults", "WARNING")
+
+    def action() -> int:
+        where = work_dir or Path(tempfile.mkdtemp(prefix="fraudwatch-faults-"))
+        summary = suite.run(where, reports=reports, cycles=cycles, bad=bad_requests, seed=seed, echo=click.echo)
+        click.echo(summary.table())
+        return 0 if summary.passed else 1
+
+    _run(action)
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of a report (committed as schemas/report-v1.schema.json)."""
     from fraudwatch.reports import json_schema
