@@ -11,9 +11,7 @@ import httpx
 from fraudwatch.broker import consumer_lag
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
-from streams.health import read_health
-
-STALE_AFTER_S = 30.0
+from streams.health import live_health
 
 
 @dataclass(frozen=True)
@@ -55,20 +53,22 @@ def _clickhouse(settings: Settings) -> Check:
 
 
 def _worker(settings: Settings) -> Check:
-    path = settings.data_dir / "run" / f"{settings.worker_id}.health.json"
-    state = read_health(path)
-    if state is None:
-        return Check("worker", False, f"no health file at {path}: the worker has not flushed yet, or runs elsewhere")
-    written = datetime.fromisoformat(str(state.get("written_at")))
-    age = (datetime.now(UTC) - written).total_seconds()
-    detail = (
-        f"pid {state.get('pid')}, {state.get('status')}, reports seen {state.get('reports_seen', 0)}, "
-        f"dead letters {state.get('invalid_messages', 0)}, updated {age:.0f}s ago"
-    )
-    if state.get("status") == "degraded":
-        detail += f"; failing for {state.get('consecutive_failures')} attempt(s): {state.get('last_error')}"
-    # A quiet worker writes nothing; staleness alone is not a fault unless it was failing.
-    return Check("worker", state.get("status") != "degraded", detail)
+    states = live_health(settings.data_dir, settings.worker_id)
+    if not states:
+        return Check("worker", False, "no live worker has reported yet (it writes its health after its first flush)")
+    parts, healthy = [], True
+    for state in states:
+        written = datetime.fromisoformat(str(state.get("written_at")))
+        age = (datetime.now(UTC) - written).total_seconds()
+        part = (
+            f"pid {state.get('pid')}: {state.get('status')}, reports seen {state.get('reports_seen', 0)}, "
+            f"dead letters {state.get('invalid_messages', 0)}, updated {age:.0f}s ago"
+        )
+        if state.get("status") == "degraded":
+            healthy = False
+            part += f"; failing for {state.get('consecutive_failures')} attempt(s): {state.get('last_error')}"
+        parts.append(part)
+    return Check("worker", healthy, "; ".join(parts))
 
 
 async def collect(settings: Settings) -> list[Check]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from sinks.writer import ReportSink
 from streams.deadletter import dead_letter
 from streams.envelope import decode_envelope
 from streams.facts import SourcePosition, facts_of, first_copies
-from streams.health import WorkerHealth
+from streams.health import WorkerHealth, health_path
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class IngestPipeline:
         self._flush_lock = asyncio.Lock()
         self.reports_seen = 0
         self.invalid_messages = 0
-        self.health = WorkerHealth(settings.data_dir / "run" / f"{settings.worker_id}.health.json")
+        self.health = WorkerHealth(health_path(settings.data_dir, settings.worker_id, os.getpid()))
 
     async def accept(self, event: Any) -> None:
         message = event.message
@@ -130,6 +131,10 @@ def build_app(settings: Settings) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_session_timeout=settings.rebalance_timeout_s,
         broker_heartbeat_interval=1.0,
+        # Events stay unacked until their flush; Faust must not wait for them to drain before a
+        # rebalance or a stop (it would wait forever): whatever is unflushed is redelivered and the
+        # sink recognises what it already holds.
+        stream_wait_empty=False,
     )
     raw = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     # Where the first copy of each client-keyed report sits; changelogged, so it survives restarts

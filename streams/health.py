@@ -58,6 +58,29 @@ class WorkerHealth:
         partial.replace(self.path)
 
 
+def health_path(data_dir: Path, worker_id: str, pid: int) -> Path:
+    """One file per worker process: several workers of one group may share a data directory."""
+    return data_dir / "run" / f"{worker_id}.{pid}.health.json"
+
+
+def live_health(data_dir: Path, worker_id: str) -> list[dict[str, Any]]:
+    """The health of every worker of this group on this machine whose process is still alive."""
+    found = []
+    for path in sorted((data_dir / "run").glob(f"{worker_id}.*.health.json")):
+        state = read_health(path)
+        if state is None:
+            continue
+        try:
+            os.kill(int(state["pid"]), 0)
+        except (ProcessLookupError, KeyError, ValueError):
+            path.unlink(missing_ok=True)  # a worker that is gone leaves no live health behind
+            continue
+        except PermissionError:
+            pass
+        found.append(state)
+    return found
+
+
 def read_health(path: Path) -> dict[str, Any] | None:
     try:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

@@ -142,7 +142,7 @@ def test_sigterm_and_sigkill_of_up_leave_no_process_behind(
 def test_status_reports_every_component(platform: RunningPlatform) -> None:
     platform.post_reports(5)
     wait_until(lambda: totals(platform)[0] == 5, 10, "5 reports")
-    wait_until(lambda: (platform.data_dir / "run" / "fraudwatch-worker.health.json").exists(), 10, "worker health")
+    wait_until(lambda: any((platform.data_dir / "run").glob("fraudwatch-worker.*.health.json")), 10, "worker health")
     result = subprocess.run(
         [sys.executable, "-m", "fraudwatch", "status", "--format", "json"],
         env=platform.env, capture_output=True, text=True, timeout=60, check=False,
