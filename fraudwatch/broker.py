@@ -75,7 +75,12 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
-        response = await admin.create_topics([NewTopic(name, count, 1) for name, count in wanted.items()])
+        configs = (
+            {"min.insync.replicas": str(settings.topic_min_insync_replicas)} if settings.topic_replication > 1 else {}
+        )
+        response = await admin.create_topics(
+            [NewTopic(name, count, settings.topic_replication, topic_configs=configs) for name, count in wanted.items()]
+        )
         for topic, code, message in response.topic_errors:
             if code not in (0, _TOPIC_ALREADY_EXISTS):
                 raise BrokerError(f"cannot create topic {topic}: {message} (error {code})")

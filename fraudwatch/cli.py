@@ -265,6 +265,27 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), ensure_ascii=False, indent=2))
 
 
+@main.command()
+@_platform_options
+def init(**options: Any) -> None:
+    """Create the topics and apply the schema migrations (the one-shot job of a production stack)."""
+    from fraudwatch.broker import ensure_topics, wait_for_broker
+    from sinks.clickhouse import connect
+    from sinks.migrate import migrate
+
+    settings = load_settings(**options)
+    logs.configure("init", settings.log_level)
+
+    def action() -> int:
+        asyncio.run(wait_for_broker(settings.bootstrap_servers, timeout_s=120))
+        topics = asyncio.run(ensure_topics(settings))
+        applied = migrate(connect(settings), settings.clickhouse_database, settings.timezone)
+        click.echo(f"topics: {topics}; migrations applied now: {[m.version for m in applied] or 'none'}")
+        return 0
+
+    _run(action)
+
+
 @main.group()
 def db() -> None:
     """ClickHouse schema."""

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     topic_prefix: str = "fraudwatch"
     raw_partitions: int = Field(default=4, ge=1, le=256)
+    topic_replication: int = Field(default=1, ge=1, le=7, description="Replication factor of created topics")
+    topic_min_insync_replicas: int = Field(default=1, ge=1, le=7)
     broker_epoch: str = Field(
         default="static",
         description="Identity of the broker's current life; the embedded broker gets a fresh one per start",
