@@ -119,6 +119,4 @@ def test_clickhouse_refusing_writes_holds_offsets_and_drains_after(
             lambda: asyncio.run(consumer_lag(settings, settings.worker_id, settings.raw_topic)) == 0, 15, "commit"
         )
     finally:
-        if worker.process:
-            worker.process.terminate()
-            worker.process.wait(30)
+        worker.stop()

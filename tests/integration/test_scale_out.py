@@ -49,8 +49,7 @@ def test_workers_split_partitions_survive_a_stop_and_match_one_worker(
             time.sleep(1)
         assert busy_workers() >= 2, "the partitions were never split between workers"
         produced = 3000 * batch
-        pool[0].process.terminate()  # type: ignore[union-attr]  # a graceful stop: its partitions move
-        pool[0].process.wait(60)  # type: ignore[union-attr]
+        pool[0].stop(grace_s=60)  # a graceful stop: its partitions move to the others
         asyncio.run(produce(settings, envelopes(settings, produced, 3000, per_envelope=25)))
         total = produced + 3000
         wait_until(lambda: totals(ch, database)[0] >= total and totals(ch, database)[2] >= total, 90, f"{total} facts")
@@ -64,6 +63,4 @@ def test_workers_split_partitions_survive_a_stop_and_match_one_worker(
         )
     finally:
         for worker in pool:
-            if worker.process and worker.process.poll() is None:
-                worker.process.terminate()
-                worker.process.wait(60)
+            worker.stop()

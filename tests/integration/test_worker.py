@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
-from fraudwatch.broker import ensure_topics
+from fraudwatch.broker import die_with_parent, ensure_topics
 from fraudwatch.settings import Settings
 from streams.envelope import SanitisedReport, encode_envelope
 from tests.integration.conftest import scalar, unique, wait_until
@@ -51,8 +51,18 @@ class Worker:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "fraudwatch", "worker"], env=self.settings.child_environment(),
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
             )  # fmt: skip
+
+    def stop(self, grace_s: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -65,9 +75,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
     handle = Worker(settings, tmp_path / "worker.log")
     handle.start()
     yield handle
-    if handle.process and handle.process.poll() is None:
-        handle.process.terminate()
-        handle.process.wait(30)
+    handle.stop()
 
 
 def reports(first: int, count: int) -> list[SanitisedReport]:
