@@ -23,7 +23,7 @@ import clickhouse_connect
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from fraudwatch.broker import end_offsets
+from fraudwatch.broker import die_with_parent, end_offsets
 
 DEV_TOKEN = "fw_integration-test-token"
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
@@ -117,6 +117,7 @@ class RunningPlatform:
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=die_with_parent,  # a crashed test run leaves no platform behind
         )
         wait_until(self._ready, timeout_s, "fraudwatch up to announce itself")
         return self
