@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from fraudwatch.settings import Settings
 from fraudwatch.testing import AUTH, RunningPlatform, clickhouse_texts, raw_identifiers_in, topic_values
 
 
@@ -54,7 +55,7 @@ class Summary:
             ("rollup rows not matching facts", self.rollup_mismatch, "0"),
             ("bad requests tried", self.bad_requests, ""),
             ("5xx seen", self.server_errors, "0"),
-            ("raw identifiers found in topics/tables", self.raw_identifiers_found, "0"),
+            ("raw identifiers or keys in topics/tables/logs", self.raw_identifiers_found, "0"),
         ]
         width = max(len(r[0]) for r in rows)
         lines = [f"{'measure'.ljust(width)} | value      | expected", "-" * (width + 25)]
@@ -179,7 +180,9 @@ def run(data_dir: Path, *, reports: int, cycles: int, bad: int, seed: int, echo:
         texts = asyncio.run(topic_values(f"127.0.0.1:{platform.broker_port}")) + clickhouse_texts(
             platform.query, "fraudwatch"
         )
-        summary.raw_identifiers_found = raw_identifiers_in(texts, phones)
+        texts.append(platform.output())  # the logs of `up` and of every process it started
+        secrets = [*phones, Settings().hash_key.get_secret_value()]
+        summary.raw_identifiers_found = raw_identifiers_in(texts, secrets)
     finally:
         platform.stop()
     return summary

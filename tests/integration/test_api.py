@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -300,3 +302,25 @@ def test_hostile_payloads_get_clear_4xx_or_are_stored_as_plain_text(platform: Ru
     }
     assert sql in texts and script in texts and "NUL\u0000inside" in texts
     assert count(platform) > 0  # the table is still there
+
+
+def test_submit_command_counts_broken_lines_and_exits_non_zero(platform: RunningPlatform, tmp_path: Path) -> None:
+    lines = [
+        json.dumps(report_json(1), ensure_ascii=False),
+        "{not json",
+        json.dumps(report_json(2, region_code="99"), ensure_ascii=False),
+        "",
+        json.dumps(report_json(3), ensure_ascii=False),
+    ]
+    path = tmp_path / "reports.jsonl"
+    path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe broken encoding\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "fraudwatch", "submit", "--file", str(path), "--api-url", platform.api,
+         "--token", SUBMITTER],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "accepted 2, not accepted 3 (of 5 lines)" in result.stdout
+    assert (
+        "line 2:" in result.stderr and "line 3: rejected: region_code" in result.stderr and "line 6:" in result.stderr
+    )
