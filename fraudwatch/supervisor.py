@@ -93,7 +93,9 @@ class Platform:
         if settings.embedded_broker:
             # An embedded broker starts empty and reuses offsets: a fresh epoch tells its messages apart.
             settings = settings.model_copy(update={"broker_epoch": new_epoch()})
-        if settings.dev_token is None and settings.tokens_file is None:
+        # A token that `up` makes itself is shown once, so the README flow works; one given is never echoed.
+        self.generated_token = settings.dev_token is None and settings.tokens_file is None
+        if self.generated_token:
             settings = settings.model_copy(update={"dev_token": SecretStr(new_token())})
         self.settings = settings
         self.gateway: ClickHouseGateway | None = None
@@ -181,7 +183,7 @@ class Platform:
             f"  worker        Faust app {s.worker_id!r}, pid {self.worker.pid}; topic {s.raw_topic}",
             f'  query         fraudwatch query "SELECT count() FROM {s.clickhouse_database}.reports"',
         ]
-        if s.dev_token is not None:
+        if s.dev_token is not None and self.generated_token:
             lines.append(
                 f"  dev token     {s.dev_token.get_secret_value()}   "
                 "(send it as Authorization: Bearer …; fix it with FRAUDWATCH_DEV_TOKEN)"
