@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fraudwatch.auth import Principal, Role, TokenRegistry
 from fraudwatch.errors import StorageError
+from fraudwatch.metrics import record
 from fraudwatch.producer import EnvelopeProducer
 from fraudwatch.reports import ClientKey, ReportIn, sanitise
 from fraudwatch.settings import Settings
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 5
+METRICS_INTERVAL_S = 5.0
 REPORTS_PATH = "/api/v1/reports"
 
 
@@ -166,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     key = settings.hash_key.get_secret_value().encode()
     cache = IdempotencyCache(settings.idempotency_window_s)
     state: dict[str, EnvelopeProducer] = {}
+    clickhouse: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -187,9 +190,11 @@ def create_app(settings: Settings) -> FastAPI:
             max_reports=settings.envelope_max_reports,
             timeout_s=SEND_TIMEOUT_S,
         )
+        reporter = asyncio.get_running_loop().create_task(report_rejections())
         try:
             yield
         finally:
+            reporter.cancel()
             await state["envelopes"].close()
             await producer.stop()
 
@@ -202,8 +207,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.state.tokens = tokens
 
+    rejected = {"count": 0}
+
+    async def report_rejections() -> None:
+        # Counts since the previous sample, for the health dashboard; ClickHouse being away costs nothing.
+        while True:
+            await asyncio.sleep(METRICS_INTERVAL_S)
+            count, rejected["count"] = rejected["count"], 0
+            try:
+                await asyncio.to_thread(
+                    record,
+                    clickhouse_client(),
+                    settings.clickhouse_database,
+                    settings.zone,
+                    {"reports_rejected": count},
+                )
+            except Exception as exc:
+                rejected["count"] += count
+                log.debug("could not record rejections", extra={"error": repr(exc)})
+
+    def clickhouse_client() -> Any:
+        if "client" not in clickhouse:
+            clickhouse["client"] = connect(settings)
+        return clickhouse["client"]
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        rejected["count"] += 1
         # FastAPI hands over the raw bytes when the body could not be parsed as JSON at all.
         unparsed = isinstance(exc.body, bytes | str)
         if unparsed or any(err["type"] == "json_invalid" for err in exc.errors()):
@@ -304,12 +334,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def whoami(principal: Anyone) -> dict[str, Any]:
         return {"name": principal.name, "roles": sorted(principal.roles), "channel": principal.channel}
 
-    clickhouse: dict[str, Any] = {}
-
     def read_report(report_id: str) -> list[tuple[Any, ...]]:
-        if "client" not in clickhouse:
-            clickhouse["client"] = connect(settings)
-        result = clickhouse["client"].query(
+        result = clickhouse_client().query(
             f"SELECT report_id, category, category_confidence, channel, region_code, reported_at, ingested_at "
             f"FROM {settings.clickhouse_database}.reports WHERE report_id = {{id:String}} LIMIT 1",
             parameters={"id": report_id},

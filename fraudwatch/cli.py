@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib
 import json
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from pydantic import ValidationError
@@ -34,6 +35,9 @@ def _platform_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--host", help="Interface to listen on [FRAUDWATCH_HOST]"),
         click.option("--api-port", type=int, help="Producer API port, default 8080 [FRAUDWATCH_API_PORT]"),
         click.option("--broker-port", type=int, help="Embedded broker port, default 19092 [FRAUDWATCH_BROKER_PORT]"),
+        click.option(
+            "--dashboard-port", type=int, help="Live dashboards port, default 3000 [FRAUDWATCH_DASHBOARD_PORT]"
+        ),
         click.option(
             "--clickhouse-port",
             type=int,
@@ -62,7 +66,26 @@ def _run(action: Callable[[], int | None]) -> None:
     sys.exit(code or 0)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Commands kept in their own modules are imported only when used (fast start, no import cycles)."""
+
+    lazy: ClassVar[dict[str, str]] = {
+        "classify": "fraudwatch.classify_cmd:classify",
+        "dashboards": "fraudwatch.dashboards_cmd:dashboards",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="fraudwatch")
 def main() -> None:
     """fraudwatch: streaming anti-fraud report aggregation."""
@@ -378,12 +401,3 @@ def query(sql: str, fmt: str, **options: Any) -> None:
 
     _run(action)
 
-
-def _register_commands() -> None:
-    """Commands that live in their own modules."""
-    from fraudwatch.classify_cmd import classify
-
-    main.add_command(classify)
-
-
-_register_commands()

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface the embedded services listen on")
     api_port: int = Field(default=DEFAULT_API_PORT, ge=1, le=65535)
     broker_port: int = Field(default=DEFAULT_BROKER_PORT, ge=1, le=65535)
+    dashboard_port: int = Field(default=3000, ge=1, le=65535, description="Embedded live dashboards")
     clickhouse_port: int = Field(
         default=DEFAULT_CLICKHOUSE_PORT, ge=1, le=65535, description="Port of the embedded ClickHouse gateway"
     )

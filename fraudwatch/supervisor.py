@@ -32,6 +32,7 @@ from fraudwatch.broker import (
     wait_for_broker,
 )
 from fraudwatch.errors import BrokerError, FraudwatchError, StorageError
+from fraudwatch.metrics import record
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
 from sinks.gateway import ClickHouseGateway
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF_MAX_S = 10.0
 DRAIN_TIMEOUT_S = 60.0
 STOP_GRACE_S = 15.0
+METRICS_INTERVAL_S = 5.0
 
 
 def new_epoch() -> str:
@@ -103,6 +105,7 @@ class Platform:
         env = settings.child_environment()
         self.worker = Child("worker", [sys.executable, "-m", "fraudwatch", "worker"], env)
         self.api = Child("api", [sys.executable, "-m", "fraudwatch", "api"], env)
+        self.dashboards = Child("dashboards", [sys.executable, "-m", "fraudwatch", "dashboards", "serve"], env)
         self._stopping = asyncio.Event()
 
     async def run(self) -> int:
@@ -137,6 +140,7 @@ class Platform:
         await self._start_broker()
         await self.worker.start()
         await self.api.start()
+        await self.dashboards.start()
         await self._wait_for_api()
 
     async def _start_broker(self) -> None:
@@ -180,6 +184,7 @@ class Platform:
             f"  producer API  http://{s.host}:{s.api_port}/api/v1/reports   (OpenAPI: /docs)",
             f"  Kafka         {kafka}",
             f"  ClickHouse    {clickhouse}",
+            f"  dashboards    http://{s.host}:{s.dashboard_port}/dashboards/overview   (also /leaks, /health)",
             f"  worker        Faust app {s.worker_id!r}, pid {self.worker.pid}; topic {s.raw_topic}",
             f'  query         fraudwatch query "SELECT count() FROM {s.clickhouse_database}.reports"',
         ]
@@ -193,15 +198,28 @@ class Platform:
         ]
         print("\n".join(lines), flush=True)
 
+    async def _sample_lag(self) -> None:
+        """Consumer lag for the health dashboard; a failed sample is only logged."""
+        s = self.settings
+        try:
+            lag = await asyncio.wait_for(consumer_lag(s, s.worker_id, s.raw_topic), 10)
+            await asyncio.to_thread(lambda: record(connect(s), s.clickhouse_database, s.zone, {"consumer_lag": lag}))
+        except Exception as exc:
+            log.warning("could not sample consumer lag", extra={"error": repr(exc)})
+
     async def _supervise(self) -> None:
+        next_sample = time.monotonic()
         while not self._stopping.is_set():
+            if time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + METRICS_INTERVAL_S
+                await self._sample_lag()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 0.5)
             if self._stopping.is_set():
                 break
             if self.broker is not None and self.broker.poll() is not None:
                 await self._recover_broker()
-            for child in (self.worker, self.api):
+            for child in (self.worker, self.api, self.dashboards):
                 if child.process is not None and child.process.returncode is not None:
                     await self._restart(child)
 
@@ -229,7 +247,7 @@ class Platform:
         await self.worker.stop()
         self.settings = self.settings.model_copy(update={"broker_epoch": new_epoch()})
         env = self.settings.child_environment()
-        self.worker.env = self.api.env = env
+        self.worker.env = self.api.env = self.dashboards.env = env
         await self._start_broker()
         await self.worker.start()
         await self.api.start()
@@ -258,6 +276,7 @@ class Platform:
     async def _stop(self) -> None:
         print("stopping: API", flush=True)
         await self.api.stop()
+        await self.dashboards.stop()
         if self.broker is not None and self.broker.poll() is None:
             with contextlib.suppress(FraudwatchError, BrokerError):
                 await self._drain()

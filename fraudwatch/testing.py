@@ -82,6 +82,7 @@ class RunningPlatform:
     api_port: int = field(default_factory=free_port)
     broker_port: int = field(default_factory=free_port)
     clickhouse_port: int = field(default_factory=free_port)
+    dashboard_port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -94,6 +95,7 @@ class RunningPlatform:
             FRAUDWATCH_API_PORT=str(self.api_port),
             FRAUDWATCH_BROKER_PORT=str(self.broker_port),
             FRAUDWATCH_CLICKHOUSE_PORT=str(self.clickhouse_port),
+            FRAUDWATCH_DASHBOARD_PORT=str(self.dashboard_port),
             FRAUDWATCH_DEV_TOKEN=DEV_TOKEN,
         )
         env.update(self.extra_env)

@@ -134,7 +134,7 @@ def test_sigterm_and_sigkill_of_up_leave_no_process_behind(
         platform = platform_factory().start()
         assert platform.process is not None
         tree = children_of(platform.process.pid)
-        assert len(tree) == 3, f"expected broker, worker and API under up, found {tree}"
+        assert len(tree) == 4, f"expected broker, worker, API and dashboards under up, found {tree}"
         platform.stop(sig)
         wait_until(lambda tree=tree: not any(alive(pid) for pid in tree), 15, f"children gone after {sig.name}")
 
