@@ -72,6 +72,7 @@ class _Commands(click.Group):
     lazy: ClassVar[dict[str, str]] = {
         "classify": "fraudwatch.classify_cmd:classify",
         "dashboards": "fraudwatch.dashboards_cmd:dashboards",
+        "trends": "fraudwatch.trends_cmd:trends",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -293,8 +294,7 @@ def schema() -> None:
 def init(**options: Any) -> None:
     """Create the topics and apply the schema migrations (the one-shot job of a production stack)."""
     from fraudwatch.broker import ensure_topics, wait_for_broker
-    from sinks.clickhouse import connect
-    from sinks.migrate import migrate
+    from sinks.clickhouse import connect, prepare_schema
 
     settings = load_settings(**options)
     logs.configure("init", settings.log_level)
@@ -302,8 +302,8 @@ def init(**options: Any) -> None:
     def action() -> int:
         asyncio.run(wait_for_broker(settings.bootstrap_servers, timeout_s=120))
         topics = asyncio.run(ensure_topics(settings))
-        applied = migrate(connect(settings), settings.clickhouse_database, settings.timezone)
-        click.echo(f"topics: {topics}; migrations applied now: {[m.version for m in applied] or 'none'}")
+        applied = prepare_schema(connect(settings), settings)
+        click.echo(f"topics: {topics}; migrations applied now: {applied or 'none'}")
         return 0
 
     _run(action)
@@ -319,14 +319,14 @@ def db() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded data directory [FRAUDWATCH_DATA_DIR]")
 def db_migrate(**options: Any) -> None:
     """Apply pending schema migrations (also done by `up`)."""
-    from sinks.migrate import migrate
+    from sinks.clickhouse import prepare_schema
 
     settings = load_settings(**options)
     logs.configure("migrate", settings.log_level)
 
     def action() -> int:
         with _query_client(settings) as client:
-            applied = migrate(client, settings.clickhouse_database, settings.timezone)
+            applied = prepare_schema(client, settings)
         click.echo(f"applied {len(applied)} migration(s)" if applied else "schema is current")
         return 0
 
@@ -400,4 +400,3 @@ def query(sql: str, fmt: str, **options: Any) -> None:
         return 0
 
     _run(action)
-

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     flush_interval_s: float = Field(default=0.5, gt=0, le=10)
     flush_max_rows: int = Field(default=50_000, ge=1)
 
+    retention_days: int | None = Field(default=None, ge=1, description="TTL of reports and minute stats; unset = keep")
+    rollup_retention_days: int | None = Field(default=None, ge=1, description="TTL of hourly/daily rollups")
     timezone: str = "Asia/Shanghai"
     hash_key: SecretStr = Field(
         default=SecretStr("fraudwatch-development-key-change-me"),

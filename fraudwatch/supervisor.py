@@ -34,9 +34,8 @@ from fraudwatch.broker import (
 from fraudwatch.errors import BrokerError, FraudwatchError, StorageError
 from fraudwatch.metrics import record
 from fraudwatch.settings import Settings
-from sinks.clickhouse import connect
+from sinks.clickhouse import connect, prepare_schema
 from sinks.gateway import ClickHouseGateway
-from sinks.migrate import migrate
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +134,8 @@ class Platform:
                 raise StorageError(
                     f"cannot open {s.chdb_path}: {exc}. Is another `fraudwatch up` using this --data-dir?"
                 ) from exc
-        applied = await asyncio.to_thread(lambda: migrate(connect(s), s.clickhouse_database, s.timezone))
-        log.info("schema current", extra={"applied_now": [m.version for m in applied]})
+        applied = await asyncio.to_thread(lambda: prepare_schema(connect(s), s))
+        log.info("schema current", extra={"applied_now": applied})
         await self._start_broker()
         await self.worker.start()
         await self.api.start()

@@ -42,3 +42,18 @@ def connect_direct(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=f"chdb://{settings.chdb_path.resolve()}")
     except ClickHouseError as exc:
         raise StorageError(f"cannot open the embedded ClickHouse at {settings.chdb_path}: {exc}") from exc
+
+
+def prepare_schema(client: Client, settings: Settings) -> list[int]:
+    """Apply pending migrations and the configured retention; returns the migrations applied now."""
+    from sinks.migrate import migrate
+    from sinks.retention import apply_retention
+
+    applied = migrate(client, settings.clickhouse_database, settings.timezone)
+    apply_retention(
+        client,
+        settings.clickhouse_database,
+        facts_days=settings.retention_days,
+        rollup_days=settings.rollup_retention_days,
+    )
+    return [m.version for m in applied]
