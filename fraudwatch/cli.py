@@ -73,6 +73,7 @@ class _Commands(click.Group):
         "classify": "fraudwatch.classify_cmd:classify",
         "dashboards": "fraudwatch.dashboards_cmd:dashboards",
         "trends": "fraudwatch.trends_cmd:trends",
+        "bench": "fraudwatch.bench_cmd:bench",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -17,6 +17,8 @@ import gzip
 import json
 import logging
 import re
+import shutil
+import socket
 import tempfile
 import threading
 import uuid
@@ -60,14 +62,20 @@ def _decode_body(body: bytes, encoding: str | None) -> bytes:
         return body
     if encoding == "gzip":
         return gzip.decompress(body)
+    # clickhouse-connect compresses each insert block as a frame of its own: decode every frame.
     if encoding == "lz4":
         import lz4.frame
 
-        return bytes(lz4.frame.decompress(body))
+        parts, rest = [], body
+        while rest:
+            decoder = lz4.frame.LZ4FrameDecompressor()
+            parts.append(decoder.decompress(rest))
+            rest = decoder.unused_data
+        return b"".join(parts)
     if encoding == "zstd":
         import zstandard
 
-        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(body))
+        return bytes(zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(body))
     raise GatewayError(f"unsupported Content-Encoding {encoding!r}")
 
 
@@ -157,6 +165,7 @@ class ChdbEngine:
                 except Exception:  # closing is best effort at shutdown
                     log.debug("closing a chDB handle failed", exc_info=True)
             self._handles.clear()
+        shutil.rmtree(self._spool, ignore_errors=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -257,6 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        # Small request/response pairs otherwise wait out Nagle's algorithm (~40 ms per round trip).
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
 
     def __init__(self, address: tuple[str, int], engine: ChdbEngine, timezone: str) -> None:
         super().__init__(address, _Handler)

@@ -36,6 +36,15 @@ def test_clickhouse_connect_inserts_and_reads_back(clickhouse_url: str, table: s
     assert row[1] == moment.astimezone(row[1].tzinfo) and str(row[1].tzinfo) == "Asia/Shanghai"
 
 
+@pytest.mark.parametrize("compress", ["lz4", "zstd"])
+def test_inserts_of_many_compressed_blocks_keep_every_row(clickhouse_url: str, table: str, compress: str) -> None:
+    # clickhouse-connect sends each block of an insert as its own compressed frame.
+    client = clickhouse_connect.get_client(dsn=clickhouse_url, compress=compress)
+    moment = datetime(2026, 11, 28, tzinfo=UTC)
+    client.insert(table, [[i, "x" * 50, moment] for i in range(50_000)], column_names=["id", "s", "t"])
+    assert client.query(f"SELECT count(), uniqExact(id) FROM {table}").result_rows == [(50_000, 50_000)]
+
+
 def test_bound_parameters_are_never_spliced_into_sql(ch: Client, table: str) -> None:
     ch.insert(table, [[1, "x'; DROP TABLE t; --", datetime.now(UTC)]], column_names=["id", "s", "t"])
     found = ch.query(f"SELECT id FROM {table} WHERE s = {{s:String}}", parameters={"s": "x'; DROP TABLE t; --"})
