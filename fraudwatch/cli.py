@@ -74,6 +74,7 @@ class _Commands(click.Group):
         "dashboards": "fraudwatch.dashboards_cmd:dashboards",
         "trends": "fraudwatch.trends_cmd:trends",
         "bench": "fraudwatch.bench_cmd:bench",
+        "leaks": "fraudwatch.leaks_cmd:leaks",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

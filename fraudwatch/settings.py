@@ -59,6 +59,11 @@ class Settings(BaseSettings):
 
     retention_days: int | None = Field(default=None, ge=1, description="TTL of reports and minute stats; unset = keep")
     rollup_retention_days: int | None = Field(default=None, ge=1, description="TTL of hourly/daily rollups")
+    # Thresholds of the 2017 judicial interpretation on personal-information crimes: law, not code.
+    leak_serious_class_a: int = Field(default=50, ge=1, description="Class A records (location, credit, ...)")
+    leak_serious_class_b: int = Field(default=500, ge=1, description="Class B records (accommodation, health, ...)")
+    leak_serious_class_c: int = Field(default=5000, ge=1, description="Class C records (other personal data)")
+    leak_especially_serious_factor: int = Field(default=10, ge=1)
     timezone: str = "Asia/Shanghai"
     hash_key: SecretStr = Field(
         default=SecretStr("fraudwatch-development-key-change-me"),

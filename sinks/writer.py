@@ -1,4 +1,4 @@
-"""Batching ClickHouse writer with an explicit flush, idempotent under redelivery.
+"""Batching ClickHouse writer with an explicit flush, idempotent under redelivery, with the leak join.
 
 Processing is at-least-once: after a crash, Kafka redelivers everything after the last committed
 offset, some of which ClickHouse may already hold. Every fact row records its source position
@@ -7,6 +7,11 @@ offset it covers, so before writing a partition it has not seen since start-up, 
 ClickHouse what it already holds and leaves that out: facts by exact position, aggregates by
 offset watermark. The caller commits offsets only after `flush` returned, which bounds the
 window that can be redelivered.
+
+The leak join happens here too: the facts a flush inserts are looked up in the leak index
+(sinks.leaks) in one go, their rows carry the batches holding their victim (leak_linked,
+leak_batch_ids), and their victim and scammer links are written in the same flush, for exactly
+the facts inserted.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.leaks import LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_facts
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
 from streams.facts import FACT_COLUMNS, STATS_COLUMNS, Fact, minute_stats
 
@@ -45,10 +51,11 @@ class FlushResult:
     skipped_as_duplicates: int
     seconds: float
     dead_letters_written: int = 0
+    leak_linked: int = 0  # facts written whose victim is in a leak batch
 
 
 class ReportSink:
-    """`add` buffers facts; `flush` writes them (facts, then per-minute aggregates) exactly once."""
+    """`add` buffers facts; `flush` writes them (leak links, facts, then per-minute aggregates) exactly once."""
 
     def __init__(self, client: Client, database: str, zone: ZoneInfo) -> None:
         self._client = client
@@ -58,11 +65,13 @@ class ReportSink:
         self._dead_letters: list[DeadLetter] = []
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
+        self._leaks = LeakIndex(client, database)
 
     def setup(self) -> None:
         """Fail early, with a clear message, if the schema is missing."""
-        for table in ("reports", "report_stats_1m", "dead_letters"):
+        for table in ("reports", "report_stats_1m", "dead_letters", VICTIM_LINKS, SCAMMER_LINKS):
             self._client.query(f"SELECT 1 FROM {self._database}.{table} LIMIT 0")
+        self._leaks.check()
 
     @property
     def pending(self) -> int:
@@ -89,6 +98,8 @@ class ReportSink:
         with self._buffer_lock:
             batch, self._buffer = self._buffer, []
             letters, self._dead_letters = self._dead_letters, []
+        # A message delivered twice before one flush (a rebalance back and forth) counts once.
+        batch = list({(f.position.stream_key, f.position.offset, f.index): f for f in batch}.values())
         if not batch and not letters:
             return FlushResult(0, 0, 0, 0.0)
         try:
@@ -101,12 +112,29 @@ class ReportSink:
             self._load_marks(batch)
             new_facts = [f for f in batch if not self._stored(f)]
             fresh_for_stats = [f for f in batch if f.position.offset > self._marks[f.position.stream_key].stats_high]
+            linked = 0
             if new_facts:
+                # The leak join, against the index as it is now. Links go in before their facts: a
+                # crash in between leaves the facts unwritten, so the retry looks them up and links
+                # them again, which the links' ReplacingMergeTree key (batch_id, report_id) absorbs.
+                # The other order could write facts whose links no retry would ever write.
+                matches = match_facts(self._leaks, new_facts)
+                for table, links in (
+                    (VICTIM_LINKS, [r for f, m in zip(new_facts, matches, strict=True)
+                                    for r in link_rows(f, m.victim, self._zone, "stream")]),
+                    (SCAMMER_LINKS, [r for f, m in zip(new_facts, matches, strict=True)
+                                     for r in link_rows(f, m.scammer, self._zone, "stream")]),
+                ):  # fmt: skip
+                    if links:
+                        self._client.insert(f"{self._database}.{table}", links, column_names=list(LINK_COLUMNS))
+                linked = sum(1 for m in matches if m.victim)
                 self._client.insert(
                     f"{self._database}.reports",
-                    [f.row(self._zone) for f in new_facts],
+                    # row(zone) when nothing matched, so a Fact subclass overriding row(zone) keeps working
+                    [f.row(self._zone, m.victim_batch_ids) if m.victim else f.row(self._zone)
+                     for f, m in zip(new_facts, matches, strict=True)],
                     column_names=list(FACT_COLUMNS),
-                )
+                )  # fmt: skip
             stats = minute_stats(fresh_for_stats, self._zone)
             if stats:
                 self._client.insert(f"{self._database}.report_stats_1m", stats, column_names=list(STATS_COLUMNS))
@@ -118,7 +146,9 @@ class ReportSink:
             raise
         self._advance_marks(batch)
         seconds = time.perf_counter() - started
-        return FlushResult(len(new_facts), len(stats), len(batch) - len(new_facts), seconds, dead_letters_written)
+        return FlushResult(
+            len(new_facts), len(stats), len(batch) - len(new_facts), seconds, dead_letters_written, linked
+        )
 
     def _stored(self, fact: Fact) -> bool:
         mark = self._marks[fact.position.stream_key]

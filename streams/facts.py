@@ -6,7 +6,7 @@ Pure functions (no faust, no ClickHouse); the agent glues them to the stream and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -64,14 +64,23 @@ class Fact:
         p = self.position
         return f"{p.epoch}:{p.partition}:{p.offset}:{self.index}"
 
-    def row(self, zone: ZoneInfo) -> list[object]:
+    @property
+    def victim_identifiers(self) -> list[str]:
+        """The victim's hashed identifiers, the ones a leak join links the report by."""
+        return [h for h in (self.report.victim_phone_hash, self.report.victim_id_hash) if h]
+
+    def row(self, zone: ZoneInfo, leak_batch_ids: Sequence[str] = ()) -> list[object]:
+        """The fact row; `leak_batch_ids` are the leak batches holding the victim when it was processed
+        (the sink's leak join), which also makes the report leak-linked."""
         r, p, c = self.report, self.position, self.classification
+        leaks = sorted(set(leak_batch_ids))
         return [
             r.report_id, r.reported_at.astimezone(zone), r.occurred_at.astimezone(zone), r.channel, r.submitter,
             r.region_code, self.province_code, city_of(r.region_code), c.code, c.confidence, list(c.evidence),
             r.citizen_category, r.contact_method, r.payment_channel, r.amount_lost_fen, r.victim_phone_hash,
             r.victim_id_hash, r.victim_age_band, r.victim_gender, list(r.scammer_contacts), list(r.scammer_domains),
-            list(r.mentioned_identifiers), 0, [], r.description, p.topic, p.epoch, p.partition, p.offset, self.index,
+            list(r.mentioned_identifiers), int(bool(leaks)), leaks, r.description, p.topic, p.epoch, p.partition,
+            p.offset, self.index,
         ]  # fmt: skip
 
 

@@ -130,3 +130,11 @@ def test_failed_flush_keeps_the_batch_and_retry_is_exact(ch: Client, database: s
     sink.flush()
     assert sink.pending == 0
     assert counts(ch, database) == (45, 45, 45)
+
+
+def test_the_same_message_twice_in_one_flush_counts_once(ch: Client, database: str) -> None:
+    sink = new_sink(ch, database)
+    sink.add(stream(0, 2))
+    sink.add(stream(0, 2))
+    sink.flush()
+    assert counts(ch, database) == (9, 9, 9)

@@ -1,0 +1,554 @@
+"""The leak index in ClickHouse: loading it, looking identifiers up in it, linking reports to batches.
+
+The index is the table `leak_records` (identifier hash, batch), not worker state: it survives worker
+restarts and rebalances by construction, costs the worker no memory and no recovery time, and
+`fraudwatch leaks load` can fill it while the worker runs. The worker's sink calls `match_facts` once
+per flush, which looks every identifier of the flush up in one query per `LeakIndex.chunk`
+identifiers, and writes the links of exactly the facts it inserts (`link_rows`). `rescore` links
+reports that were processed before a batch was loaded.
+
+Identifiers are "kind:keyed-hash" strings throughout; no function here sees a raw identifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from fraudwatch.leaks import (
+    INFO_BIT,
+    INFO_TYPES,
+    ClassCounts,
+    InfoClass,
+    KeyedHasher,
+    LeakRecord,
+    Problem,
+    Severity,
+    Thresholds,
+    class_mask,
+    record_class,
+    severity,
+)
+from streams.facts import Fact
+
+log = logging.getLogger(__name__)
+
+RECORD_COLUMNS: Final = ("identifier", "batch_id", "info_mask", "class_mask")
+LINK_COLUMNS: Final = (
+    "report_id", "batch_id", "category", "amount_lost_fen", "reported_at", "identifiers", "info_mask", "linked_by",
+)  # fmt: skip
+VICTIM_LINKS: Final = "report_leak_links"
+SCAMMER_LINKS: Final = "scammer_leak_links"
+LEAK_TABLES: Final = ("leak_records", "leak_loads", "leak_batches", VICTIM_LINKS, SCAMMER_LINKS)
+
+# What the loader writes and the API produces: only such strings can be in the index, so anything
+# else a message carries is left out of the lookup instead of being sent to ClickHouse.
+HASHED_IDENTIFIER: Final = re.compile(r"[a-z_]{1,16}:[0-9a-f]{32}")
+BATCH_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+# ClickHouse takes bound parameters of up to 128 KiB (http_max_field_value_size); a hashed identifier
+# is at most 49 characters with its quotes and comma.
+BOUND_CHUNK: Final = 2000
+# Inlined identifiers (see LeakIndex) must keep the statement under max_query_size (256 KiB).
+INLINE_CHUNK: Final = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMatch:
+    """A report's identifiers found in one batch, and what the batch's records of them expose."""
+
+    identifiers: tuple[str, ...]
+    info_mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeakMatch:
+    """What one report's identifiers matched, by batch: the victim's, and separately the scammer's."""
+
+    victim: Mapping[str, BatchMatch] = field(default_factory=dict)
+    scammer: Mapping[str, BatchMatch] = field(default_factory=dict)
+
+    @property
+    def victim_batch_ids(self) -> list[str]:
+        return sorted(self.victim)
+
+
+NO_MATCH: Final = LeakMatch()
+
+
+class LeakIndex:
+    """Looks hashed identifiers up in `leak_records`.
+
+    The identifiers travel as the bound parameter `{ids:Array(String)}`. Beyond 4 KiB of parameters
+    clickhouse-connect sends them form-encoded, which ClickHouse servers and the chDB backend take
+    but fraudwatch's embedded gateway (sinks/gateway.py) does not yet: there `check` finds out, and
+    the identifiers are inlined into the statement instead, which is safe because only strings of
+    the HASHED_IDENTIFIER shape (hex digits and a kind name) are ever looked up.
+    """
+
+    def __init__(self, client: Client, database: str, *, bound_parameters: bool | None = None) -> None:
+        self._client = client
+        self._database = database
+        self._bound = bound_parameters  # None: probe the endpoint on first use
+
+    @property
+    def bound_parameters(self) -> bool:
+        if self._bound is None:
+            self._bound = self._probe()
+            if not self._bound:
+                log.warning(
+                    "ClickHouse endpoint does not take form-encoded query parameters; leak lookups inline "
+                    "the (hex) identifiers instead",
+                    extra={"database": self._database},
+                )
+        return self._bound
+
+    @property
+    def chunk(self) -> int:
+        return BOUND_CHUNK if self.bound_parameters else INLINE_CHUNK
+
+    def check(self) -> None:
+        """Fail early if the index table is missing, and settle how identifiers are sent."""
+        self._client.query(f"SELECT 1 FROM {self._database}.leak_records LIMIT 0")
+        _ = self.bound_parameters
+
+    def _probe(self) -> bool:
+        sample = [f"probe:{i:032x}" for i in range(128)]  # more than 4 KiB once encoded
+        try:
+            result = self._client.query("SELECT length({ids:Array(String)})", parameters={"ids": sample})
+        except OperationalError:
+            raise  # unreachable is not an answer; the caller retries
+        except ClickHouseError:
+            return False
+        return bool(result.result_rows and int(result.result_rows[0][0]) == len(sample))
+
+    def lookup(self, identifiers: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """identifier -> [(batch_id, info_mask)] for the identifiers that are in some batch."""
+        wanted = sorted({i for i in identifiers if HASHED_IDENTIFIER.fullmatch(i)})
+        found: dict[str, list[tuple[str, int]]] = {}
+        if not wanted:
+            return found
+        # GROUP BY: rows of one (identifier, batch) may sit in parts not merged yet.
+        select = (
+            f"SELECT identifier, batch_id, groupBitOr(info_mask) FROM {self._database}.leak_records "
+            "WHERE identifier IN {} GROUP BY identifier, batch_id"
+        )
+        chunk = self.chunk
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            if self.bound_parameters:
+                result = self._client.query(select.format("{ids:Array(String)}"), parameters={"ids": part})
+            else:
+                result = self._client.query(select.format("(" + ",".join(f"'{i}'" for i in part) + ")"))
+            for identifier, batch_id, mask in result.result_rows:
+                found.setdefault(str(identifier), []).append((str(batch_id), int(mask)))
+        return found
+
+
+def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]]]) -> dict[str, BatchMatch]:
+    by_batch: dict[str, tuple[list[str], int]] = {}
+    for identifier in dict.fromkeys(identifiers):
+        for batch_id, mask in hits.get(identifier, ()):
+            ids, known = by_batch.get(batch_id, ([], 0))
+            by_batch[batch_id] = ([*ids, identifier], known | mask)
+    return {b: BatchMatch(tuple(ids), mask) for b, (ids, mask) in by_batch.items()}
+
+
+def match_facts(index: LeakIndex, facts: Sequence[Fact]) -> list[LeakMatch]:
+    """One LeakMatch per fact (NO_MATCH for most), from a single lookup of all their identifiers."""
+    wanted = [i for f in facts for i in (*f.victim_identifiers, *f.report.scammer_contacts)]
+    if not wanted:
+        return [NO_MATCH] * len(facts)
+    hits = index.lookup(wanted)
+    if not hits:
+        return [NO_MATCH] * len(facts)
+    return [
+        LeakMatch(_matches(f.victim_identifiers, hits), _matches(f.report.scammer_contacts, hits))
+        if any(i in hits for i in (*f.victim_identifiers, *f.report.scammer_contacts))
+        else NO_MATCH
+        for f in facts
+    ]
+
+
+def link_rows(fact: Fact, batches: Mapping[str, BatchMatch], zone: ZoneInfo, linked_by: str) -> list[list[object]]:
+    """Rows for report_leak_links or scammer_leak_links (LINK_COLUMNS), one per batch."""
+    r = fact.report
+    return [
+        [r.report_id, batch_id, fact.category, r.amount_lost_fen, r.reported_at.astimezone(zone),
+         sorted(m.identifiers), m.info_mask, linked_by]
+        for batch_id, m in sorted(batches.items())
+    ]  # fmt: skip
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadCounts:
+    """What a load wrote, for leak_loads and the summary."""
+
+    rows: int = 0
+    records: int = 0
+    identifiers: int = 0
+    problems: int = 0
+    masks: Counter[int] = field(default_factory=Counter)  # records per info mask
+
+    @property
+    def classes(self) -> ClassCounts:
+        by_class: Counter[InfoClass] = Counter()
+        for mask, n in self.masks.items():
+            by_class[record_class(mask)] += n
+        return ClassCounts(by_class[InfoClass.A], by_class[InfoClass.B], by_class[InfoClass.C])
+
+    @property
+    def info_type_records(self) -> dict[str, int]:
+        return {t.value: n for t in INFO_TYPES if (n := sum(c for m, c in self.masks.items() if m & INFO_BIT[t]))}
+
+
+class _BlockInserter:
+    """Inserts TSV blocks from a background thread, so ClickHouse ingests one block while the next
+    is parsed and hashed; at most one block waits, which bounds memory."""
+
+    def __init__(self, client: Client, table: str) -> None:
+        self._client = client
+        self._table = table
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="leak-insert", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._client.raw_insert(self._table, list(RECORD_COLUMNS), block, fmt="TabSeparated")
+                except BaseException as exc:  # handed to the loading thread, which raises it
+                    self._error = exc
+
+    def put(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> _BlockInserter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:  # already failing: stop the thread, keep the original error
+            self._queue.put(None)
+            self._thread.join()
+
+
+def write_records(
+    client: Client,
+    database: str,
+    batch_id: str,
+    items: Iterable[LeakRecord | Problem],
+    hasher: KeyedHasher,
+    on_problem: Callable[[Problem], None],
+    block_rows: int = 1_000_000,
+) -> LoadCounts:
+    """Hash every record's identifiers and insert them into leak_records in large blocks.
+
+    Rows are (identifier, batch, info mask, class mask); AggregatingMergeTree ORs the masks of
+    repeated (identifier, batch) pairs, so writing a record twice changes nothing.
+    """
+    if not BATCH_ID.fullmatch(batch_id):
+        raise ValueError(f"invalid batch id {batch_id!r}")
+    counts = LoadCounts()
+    suffixes: dict[int, str] = {}  # info mask -> the rest of the TSV line; a batch has few distinct masks
+    block: list[str] = []
+    append = block.append
+    hash_ = hasher.hash
+    masks = counts.masks
+    with _BlockInserter(client, f"{database}.leak_records") as inserter:
+        for item in items:
+            if type(item) is LeakRecord:
+                mask = item.info_mask
+                masks[mask] += 1
+                suffix = suffixes.get(mask)
+                if suffix is None:
+                    suffix = suffixes[mask] = f"\t{batch_id}\t{mask}\t{class_mask(mask)}\n"
+                for kind, value in item.identifiers:
+                    append(hash_(kind, value))
+                    append(suffix)
+                if len(block) >= 2 * block_rows:
+                    counts.identifiers += len(block) // 2
+                    inserter.put("".join(block).encode())
+                    block.clear()
+            elif isinstance(item, Problem):
+                counts.problems += 1
+                on_problem(item)
+        if block:
+            counts.identifiers += len(block) // 2
+            inserter.put("".join(block).encode())
+    counts.records = sum(masks.values())
+    counts.rows = counts.records + counts.problems
+    return counts
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A leak_batches row."""
+
+    batch_id: str
+    source_type: str
+    industry: str
+    seized_at: datetime
+    records: int = 0
+    severity: Severity = Severity.NONE
+    severity_thresholds: str = ""
+    classes: ClassCounts = field(default_factory=ClassCounts)
+    info_type_records: Mapping[str, int] = field(default_factory=dict)
+    identifiers: int = 0
+    files: int = 0
+    malformed_rows: int = 0
+
+    def row(self) -> list[object]:
+        return [
+            self.batch_id, self.source_type, self.industry, self.seized_at, self.records, int(self.severity),
+            self.severity.label, self.severity_thresholds, self.classes.a, self.classes.b, self.classes.c,
+            dict(self.info_type_records), self.identifiers, self.files, self.malformed_rows,
+        ]  # fmt: skip
+
+
+BATCH_COLUMNS: Final = (
+    "batch_id", "source_type", "industry", "seized_at", "records", "severity", "severity_label",
+    "severity_thresholds", "records_class_a", "records_class_b", "records_class_c", "info_type_records",
+    "identifiers", "files", "malformed_rows",
+)  # fmt: skip
+LOAD_COLUMNS: Final = (
+    "batch_id", "file_sha256", "file_name", "file_bytes", "format", "rows", "records", "malformed_rows",
+    "identifiers", "records_class_a", "records_class_b", "records_class_c", "info_type_records",
+)  # fmt: skip
+
+
+def missing_tables(client: Client, database: str) -> list[str]:
+    rows = client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+    ).result_rows
+    present = {str(r[0]) for r in rows}
+    return [t for t in LEAK_TABLES if t not in present]
+
+
+def read_batch(client: Client, database: str, batch_id: str) -> Batch | None:
+    rows = client.query(
+        f"SELECT {', '.join(BATCH_COLUMNS)} FROM {database}.leak_batches FINAL WHERE batch_id = {{b:String}}",
+        parameters={"b": batch_id},
+    ).result_rows
+    return _batch(rows[0]) if rows else None
+
+
+def read_batches(client: Client, database: str) -> list[Batch]:
+    rows = client.query(
+        f"SELECT {', '.join(BATCH_COLUMNS)} FROM {database}.leak_batches FINAL ORDER BY batch_id"
+    ).result_rows
+    return [_batch(r) for r in rows]
+
+
+def _batch(row: Sequence[Any]) -> Batch:
+    (batch_id, source_type, industry, seized_at, records, level, _, thresholds, a, b, c, info, ids, files, bad) = row
+    return Batch(
+        str(batch_id), str(source_type), str(industry), seized_at, int(records), Severity(int(level)),
+        str(thresholds), ClassCounts(int(a), int(b), int(c)), {str(k): int(v) for k, v in dict(info).items()},
+        int(ids), int(files), int(bad),
+    )  # fmt: skip
+
+
+def find_load(client: Client, database: str, batch_id: str, sha256: str) -> dict[str, Any] | None:
+    result = client.query(
+        f"SELECT {', '.join(LOAD_COLUMNS)}, loaded_at FROM {database}.leak_loads FINAL "
+        "WHERE batch_id = {b:String} AND file_sha256 = {f:String}",
+        parameters={"b": batch_id, "f": sha256},
+    )
+    return dict(zip(result.column_names, result.result_rows[0], strict=True)) if result.result_rows else None
+
+
+def record_load(
+    client: Client, database: str, batch_id: str, sha256: str, name: str, size: int, fmt: str, counts: LoadCounts
+) -> None:
+    classes = counts.classes
+    client.insert(
+        f"{database}.leak_loads",
+        [[batch_id, sha256, name, size, fmt, counts.rows, counts.records, counts.problems, counts.identifiers,
+          classes.a, classes.b, classes.c, counts.info_type_records]],
+        column_names=list(LOAD_COLUMNS),
+    )  # fmt: skip
+
+
+def refresh_batch(
+    client: Client,
+    database: str,
+    batch_id: str,
+    source_type: str,
+    industry: str,
+    seized_at: datetime,
+    thresholds: Thresholds,
+) -> Batch:
+    """Rewrite the batch's row from all its loads, graded with `thresholds`."""
+    rows = client.query(
+        "SELECT count(), sum(records), sum(malformed_rows), sum(identifiers), sum(records_class_a), "
+        "sum(records_class_b), sum(records_class_c), sumMap(info_type_records) "
+        f"FROM {database}.leak_loads FINAL WHERE batch_id = {{b:String}}",
+        parameters={"b": batch_id},
+    ).result_rows
+    files, records, bad, ids, a, b, c, info = rows[0]
+    classes = ClassCounts(int(a), int(b), int(c))
+    batch = Batch(
+        batch_id, source_type, industry, seized_at, int(records), severity(classes, thresholds), thresholds.describe(),
+        classes, {str(k): int(v) for k, v in dict(info).items()}, int(ids), int(files), int(bad),
+    )  # fmt: skip
+    write_batch(client, database, batch)
+    return batch
+
+
+def write_batch(client: Client, database: str, batch: Batch) -> None:
+    client.insert(f"{database}.leak_batches", [batch.row()], column_names=list(BATCH_COLUMNS))
+
+
+def regrade(client: Client, database: str, thresholds: Thresholds) -> list[tuple[str, Severity, Severity]]:
+    """Grade every batch again (after the thresholds changed); returns (batch, was, now) for changes."""
+    changed = []
+    for batch in read_batches(client, database):
+        level = severity(batch.classes, thresholds)
+        if level is not batch.severity or batch.severity_thresholds != thresholds.describe():
+            write_batch(client, database, replace(batch, severity=level, severity_thresholds=thresholds.describe()))
+            if level is not batch.severity:
+                changed.append((batch.batch_id, batch.severity, level))
+    return changed
+
+
+# --- rescoring ------------------------------------------------------------------------------------
+
+_VICTIM_IDS: Final = "arrayFilter(x -> x != '', [victim_phone_hash, victim_id_hash])"
+_SCAMMER_IDS: Final = "arrayFilter(x -> x != '', scammer_contacts)"
+
+
+def _relink_query(database: str, table: str, identifiers: str, batch_filter: str) -> str:
+    since = "reported_at >= toDateTime64({since:String}, 3, {tz:String})"
+    return f"""
+SELECT r.report_id, m.batch_id, any(r.category), any(r.amount_lost_fen), any(r.reported_at),
+       arraySort(groupUniqArray(r.identifier)), groupBitOr(m.info_mask)
+FROM
+(
+    SELECT report_id, category, amount_lost_fen, reported_at, arrayJoin({identifiers}) AS identifier
+    FROM {database}.reports
+    WHERE {since}
+) AS r
+INNER JOIN
+(
+    SELECT identifier, batch_id, groupBitOr(info_mask) AS info_mask
+    FROM {database}.leak_records
+    WHERE identifier IN (SELECT arrayJoin({identifiers}) FROM {database}.reports WHERE {since}){batch_filter}
+    GROUP BY identifier, batch_id
+) AS m ON m.identifier = r.identifier
+WHERE (m.batch_id, r.report_id) NOT IN (SELECT batch_id, report_id FROM {database}.{table})
+GROUP BY r.report_id, m.batch_id
+ORDER BY m.batch_id, r.report_id"""
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    victim_links: int
+    scammer_links: int
+    reports: int  # distinct reports newly linked through their victim
+
+
+def rescore(
+    client: Client, database: str, *, since: date, timezone: str, batch_id: str | None = None, chunk: int = 100_000
+) -> RescoreResult:
+    """Link reports made since `since` to every batch (or one) holding their identifiers, adding only
+    links that do not exist yet; a second run finds nothing new."""
+    params = {"since": since.isoformat(), "tz": timezone}
+    batch_filter = ""
+    if batch_id is not None:
+        batch_filter = " AND batch_id = {batch:String}"
+        params["batch"] = batch_id
+    written = {}
+    victim_reports = 0
+    for table, identifiers in ((VICTIM_LINKS, _VICTIM_IDS), (SCAMMER_LINKS, _SCAMMER_IDS)):
+        rows = client.query(_relink_query(database, table, identifiers, batch_filter), parameters=params).result_rows
+        links = [[*row, "rescore"] for row in rows]
+        for start in range(0, len(links), chunk):
+            client.insert(f"{database}.{table}", links[start : start + chunk], column_names=list(LINK_COLUMNS))
+        written[table] = len(links)
+        if table == VICTIM_LINKS:
+            victim_reports = len({row[0] for row in rows})
+    return RescoreResult(written[VICTIM_LINKS], written[SCAMMER_LINKS], victim_reports)
+
+
+# --- reading for the CLI --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _table(client: Client, sql: str, parameters: Mapping[str, Any] | None = None) -> Table:
+    result = client.query(sql, parameters=dict(parameters or {}))
+    return Table(tuple(result.column_names), [tuple(r) for r in result.result_rows])
+
+
+def list_batches(client: Client, database: str) -> Table:
+    """Every batch with its record counts, severity and what is linked to it, newest seizure first."""
+    return _table(
+        client,
+        f"""SELECT b.batch_id AS batch_id, b.source_type AS source_type, b.industry AS industry,
+       toDate(b.seized_at) AS seized, b.records AS records, b.records_class_a AS class_a,
+       b.records_class_b AS class_b, b.records_class_c AS class_c, b.severity_label AS severity,
+       b.files AS files, i.linked_reports AS linked_reports, round(i.linked_loss_fen / 100, 2) AS linked_loss_yuan,
+       i.scammer_linked_reports AS scammer_linked_reports
+FROM (SELECT * FROM {database}.leak_batches FINAL) AS b
+LEFT JOIN {database}.leak_batch_impact AS i ON i.batch_id = b.batch_id
+ORDER BY b.seized_at DESC, b.batch_id""",
+    )
+
+
+def batch_impact(client: Client, database: str, batch_id: str) -> dict[str, Any]:
+    result = client.query(
+        f"SELECT * FROM {database}.leak_batch_impact WHERE batch_id = {{b:String}}", parameters={"b": batch_id}
+    )
+    return dict(zip(result.column_names, result.result_rows[0], strict=True)) if result.result_rows else {}
+
+
+def batch_loads(client: Client, database: str, batch_id: str) -> Table:
+    return _table(
+        client,
+        f"""SELECT file_name, substring(file_sha256, 1, 12) AS sha256, file_bytes AS bytes, format, rows, records,
+       malformed_rows AS malformed, identifiers, loaded_at
+FROM {database}.leak_loads FINAL WHERE batch_id = {{b:String}} ORDER BY loaded_at""",
+        {"b": batch_id},
+    )
+
+
+def batch_categories(client: Client, database: str, batch_id: str) -> Table:
+    """Reports linked to the batch through their victim, by category (each report once)."""
+    return _table(
+        client,
+        f"""SELECT category, uniqExact(report_id) AS linked_reports, round(sum(amount_lost_fen) / 100, 2) AS loss_yuan
+FROM {database}.report_leak_links FINAL WHERE batch_id = {{b:String}}
+GROUP BY category ORDER BY linked_reports DESC, category""",
+        {"b": batch_id},
+    )
