@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import httpx
 
 from fraudwatch.settings import Settings
@@ -77,13 +78,21 @@ def _report(i: int, phone: str) -> dict[str, Any]:
     }
 
 
-def send_load(platform: RunningPlatform, count: int, seed: int, accepted: list[str], phones: list[str]) -> int:
-    """Sends `count` reports in small batches; records accepted ids. Returns how many were sent."""
+def send_load(
+    platform: RunningPlatform,
+    count: int,
+    seed: int,
+    accepted: list[str],
+    phones: list[str],
+    faults_done: threading.Event,
+) -> int:
+    """Sends at least `count` reports in small batches, and keeps sending until the faults are done;
+    records accepted ids. Returns how many were sent."""
     rng = random.Random(seed)
     sent = 0
     with httpx.Client(base_url=platform.api, headers=AUTH, timeout=15) as client:
-        while sent < count:
-            size = min(count - sent, rng.randint(1, 40))
+        while sent < count or not faults_done.is_set():
+            size = rng.randint(1, 40) if sent >= count else min(count - sent, rng.randint(1, 40))
             batch = []
             for i in range(sent, sent + size):
                 phone = _phone(rng)
@@ -138,13 +147,16 @@ def run(data_dir: Path, *, reports: int, cycles: int, bad: int, seed: int, echo:
     try:
         echo(f"platform up on API {platform.api}; streaming {reports} reports with {cycles} worker kills")
         loader = threading.Thread(
-            target=lambda: setattr(summary, "reports_sent", send_load(platform, reports, seed, accepted, phones))
+            target=lambda: setattr(
+                summary, "reports_sent", send_load(platform, reports, seed, accepted, phones, faults_done)
+            )
         )
+        faults_done = threading.Event()
         loader.start()
         for cycle in range(cycles):
-            time.sleep(rng.uniform(0.5, 2.5))
-            worker = _child(platform, "worker")
-            if worker is not None:
+            worker = _wait_for_child(platform, "worker")
+            time.sleep(rng.uniform(0.5, 2.5))  # kill it at a random point of its work
+            if worker is not None and _child(platform, "worker") == worker:
                 os.kill(worker, signal.SIGKILL)
                 summary.faults_injected += 1
                 echo(f"  fault {cycle + 1}/{cycles}: SIGKILL worker pid {worker}")
@@ -152,22 +164,18 @@ def run(data_dir: Path, *, reports: int, cycles: int, bad: int, seed: int, echo:
                 os.kill(api, signal.SIGKILL)
                 summary.faults_injected += 1
                 echo(f"  fault: SIGKILL API pid {api}")
+        faults_done.set()
         loader.join()
         summary.reports_accepted = len(accepted)
         echo(f"sent {summary.reports_sent}, accepted {summary.reports_accepted}; waiting for ClickHouse")
-        ids = tuple(accepted) or ("",)
+        stored_of_accepted = _stored_counter(platform, accepted)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            stored = platform.query(
-                f"SELECT count(), uniqExact(report_id) FROM fraudwatch.reports WHERE report_id IN {ids}"
-            )
-            if stored[0][1] >= len(accepted):
+            if stored_of_accepted()[1] >= len(accepted):
                 break
             time.sleep(1)
         time.sleep(3)  # a redelivery that would double-count has landed by now
-        count, distinct = platform.query(
-            f"SELECT count(), uniqExact(report_id) FROM fraudwatch.reports WHERE report_id IN {ids}"
-        )[0]
+        count, distinct = stored_of_accepted()
         summary.reports_in_clickhouse, summary.duplicates = int(distinct), int(count) - int(distinct)
         summary.lost = len(accepted) - int(distinct)
         facts, stats = platform.query(
@@ -186,6 +194,33 @@ def run(data_dir: Path, *, reports: int, cycles: int, bad: int, seed: int, echo:
     finally:
         platform.stop()
     return summary
+
+
+def _stored_counter(platform: RunningPlatform, accepted: list[str]) -> Callable[[], tuple[int, int]]:
+    """(rows, distinct report ids) in ClickHouse among the accepted ids, however many there are."""
+    client = clickhouse_connect.get_client(dsn=platform.clickhouse)
+    client.command("CREATE TABLE IF NOT EXISTS default.fault_suite_accepted (report_id String) ENGINE = Memory")
+    client.command("TRUNCATE TABLE default.fault_suite_accepted")
+    client.insert("default.fault_suite_accepted", [[i] for i in accepted], column_names=["report_id"])
+
+    def count() -> tuple[int, int]:
+        rows, distinct = client.query(
+            "SELECT count(), uniqExact(report_id) FROM fraudwatch.reports "
+            "WHERE report_id IN (SELECT report_id FROM default.fault_suite_accepted)"
+        ).result_rows[0]
+        return int(rows), int(distinct)
+
+    return count
+
+
+def _wait_for_child(platform: RunningPlatform, name: str, timeout_s: float = 60) -> int | None:
+    """The child once `up` has it running again (restarts back off after repeated crashes)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if (pid := _child(platform, name)) is not None:
+            return pid
+        time.sleep(0.2)
+    return None
 
 
 def _child(platform: RunningPlatform, name: str) -> int | None:

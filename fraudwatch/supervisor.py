@@ -201,17 +201,19 @@ class Platform:
         """Consumer lag for the health dashboard; a failed sample is only logged."""
         s = self.settings
         try:
-            lag = await asyncio.wait_for(consumer_lag(s, s.worker_id, s.raw_topic), 10)
+            lag = await asyncio.wait_for(consumer_lag(s, s.worker_id, s.raw_topic), 4)
             await asyncio.to_thread(lambda: record(connect(s), s.clickhouse_database, s.zone, {"consumer_lag": lag}))
         except Exception as exc:
             log.warning("could not sample consumer lag", extra={"error": repr(exc)})
 
     async def _supervise(self) -> None:
         next_sample = time.monotonic()
+        sampling: asyncio.Task[None] | None = None
         while not self._stopping.is_set():
-            if time.monotonic() >= next_sample:
+            # Sampled aside, so that a slow or dead broker never delays noticing a dead child.
+            if time.monotonic() >= next_sample and (sampling is None or sampling.done()):
                 next_sample = time.monotonic() + METRICS_INTERVAL_S
-                await self._sample_lag()
+                sampling = asyncio.get_running_loop().create_task(self._sample_lag())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 0.5)
             if self._stopping.is_set():

@@ -22,6 +22,8 @@ def connect(settings: Settings, **options: Any) -> Client:
             dsn=settings.clickhouse_endpoint,
             username=settings.clickhouse_user,
             password=settings.clickhouse_password.get_secret_value(),
+            # No server session: one client may then serve queries from several threads at once.
+            autogenerate_session_id=False,
             **options,
         )
     except OperationalError as exc:
