@@ -136,7 +136,10 @@ class RunningPlatform:
     def child_pid(self, name: str) -> int:
         assert self.process is not None
         for pid in children_of(self.process.pid):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:  # it exited between the listing and the look
+                continue
             if name.encode() in cmdline and alive(pid):
                 return pid
         raise LookupError(f"no live {name} child of fraudwatch up")

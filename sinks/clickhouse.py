@@ -17,13 +17,13 @@ log = logging.getLogger(__name__)
 
 def connect(settings: Settings, **options: Any) -> Client:
     """A clickhouse-connect client for the configured endpoint (server URL or the embedded gateway)."""
+    # No server session by default: one client may then serve queries from several threads at once.
+    options.setdefault("autogenerate_session_id", False)
     try:
         return clickhouse_connect.get_client(
             dsn=settings.clickhouse_endpoint,
             username=settings.clickhouse_user,
             password=settings.clickhouse_password.get_secret_value(),
-            # No server session: one client may then serve queries from several threads at once.
-            autogenerate_session_id=False,
             **options,
         )
     except OperationalError as exc:
