@@ -15,7 +15,7 @@ import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from fraudwatch.broker import start_embedded_broker, wait_for_broker
+from fraudwatch.broker import ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.settings import Settings
 from fraudwatch.testing import (  # noqa: F401  (re-exported for the test modules)
     AUTH,
@@ -88,3 +88,14 @@ def platform_factory(tmp_path: Path) -> Iterator[Callable[[], RunningPlatform]]:
         if platform.process and platform.process.poll() is None:
             platform.process.kill()
             platform.process.wait(30)
+
+
+def worker_settings(broker: str, clickhouse_url: str, database: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a worker of a test's own, on fresh topics and its own database; topics created."""
+    settings = Settings(
+        data_dir=data_dir, kafka_bootstrap=broker, clickhouse_url=clickhouse_url, clickhouse_database=database,
+        topic_prefix=unique("topic"), worker_id=unique("worker"), broker_epoch="e1", raw_partitions=3,
+        **overrides,
+    )  # fmt: skip
+    asyncio.run(ensure_topics(settings))
+    return settings

@@ -20,7 +20,6 @@ import pytest
 from click.testing import CliRunner, Result
 from clickhouse_connect.driver.client import Client
 
-from fraudwatch.broker import ensure_topics
 from fraudwatch.leaks_cmd import leaks
 from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
@@ -28,7 +27,7 @@ from sinks.leaks import LeakIndex
 from sinks.writer import ReportSink
 from streams.envelope import SanitisedReport, encode_envelope
 from streams.facts import SourcePosition, facts_of
-from tests.integration.conftest import free_port, scalar, unique, wait_until
+from tests.integration.conftest import free_port, scalar, wait_until, worker_settings
 from tests.integration.test_worker import Worker, produce
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -152,19 +151,7 @@ def assert_linked_exactly_batch_a(ch: Client, database: str, reports: list[Sanit
 
 @pytest.fixture
 def settings(broker: str, clickhouse_url: str, database: str, tmp_path: Path) -> Settings:
-    settings = Settings(
-        data_dir=tmp_path,
-        kafka_bootstrap=broker,
-        clickhouse_url=clickhouse_url,
-        clickhouse_database=database,
-        topic_prefix=unique("topic"),
-        worker_id=unique("worker"),
-        broker_epoch="e1",
-        raw_partitions=3,
-        hash_key=KEY,
-    )
-    asyncio.run(ensure_topics(settings))
-    return settings
+    return worker_settings(broker, clickhouse_url, database, tmp_path, hash_key=KEY)
 
 
 @pytest.fixture

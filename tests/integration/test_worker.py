@@ -18,28 +18,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
 
-from fraudwatch.broker import die_with_parent, ensure_topics
+from fraudwatch.broker import die_with_parent
 from fraudwatch.settings import Settings
 from streams.envelope import SanitisedReport, encode_envelope
-from tests.integration.conftest import scalar, unique, wait_until
+from tests.integration.conftest import scalar, wait_until, worker_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
 def settings(broker: str, clickhouse_url: str, database: str, tmp_path: Path) -> Settings:
-    settings = Settings(
-        data_dir=tmp_path,
-        kafka_bootstrap=broker,
-        clickhouse_url=clickhouse_url,
-        clickhouse_database=database,
-        topic_prefix=unique("topic"),
-        worker_id=unique("worker"),
-        broker_epoch="e1",
-        raw_partitions=3,
-    )
-    asyncio.run(ensure_topics(settings))
-    return settings
+    return worker_settings(broker, clickhouse_url, database, tmp_path)
 
 
 class Worker:
