@@ -71,7 +71,7 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 20.0) -> None:
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create the platform's topics with their configured partition counts (an existing topic is kept)."""
-    wanted = {settings.raw_topic: settings.raw_partitions, settings.dead_letter_topic: 1}
+    wanted = {settings.raw_topic: settings.raw_partitions, settings.dead_letter_topic: 1, settings.alerts_topic: 1}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:

@@ -85,7 +85,32 @@ class Settings(BaseSettings):
     )
     envelope_max_reports: int = Field(default=500, ge=1, le=10_000)
 
-    @field_validator("kafka_bootstrap", "clickhouse_url", "dev_token", "tokens_file", mode="before")
+    alerts_enabled: bool = Field(default=True, description="Run the early-warning detectors in the worker")
+    alert_interval_s: float = Field(default=30.0, gt=0, le=3600, description="How often the detectors run")
+    alert_baseline_days: int = Field(
+        default=7, ge=1, le=90, description="Earlier days whose same window of the day make a series' baseline"
+    )
+    alert_open_score: float = Field(
+        default=6.0, gt=0, description="-log10 of the chance of a count at least this high: open an alert at or above"
+    )
+    alert_resolve_score: float = Field(default=2.0, ge=0, description="Resolve an open surge or leak alert below")
+    alert_surge_window_minutes: int = Field(default=60, ge=1, le=720)
+    alert_surge_min_reports: int = Field(default=8, ge=1, description="No surge alert on fewer reports than this")
+    alert_contact_window_days: int = Field(default=7, ge=1, le=90)
+    alert_contact_min_victims: int = Field(default=5, ge=2, description="Distinct victims that make a contact an alert")
+    alert_contact_min_regions: int = Field(default=3, ge=2, description="... or distinct districts")
+    alert_leak_window_hours: int = Field(default=24, ge=1, le=168)
+    alert_leak_min_reports: int = Field(default=5, ge=1, description="No leak alert on fewer linked reports")
+    alert_webhook_url: str | None = Field(default=None, description="POST signed alert events here; unset = no webhook")
+    alert_webhook_secret: SecretStr = Field(
+        default=SecretStr("fraudwatch-development-webhook-secret"), description="HMAC key of webhook signatures"
+    )
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    alert_webhook_attempts: int = Field(default=3, ge=1, le=20, description="Tries per cycle before waiting longer")
+
+    @field_validator(
+        "kafka_bootstrap", "clickhouse_url", "dev_token", "tokens_file", "alert_webhook_url", mode="before"
+    )
     @classmethod
     def _blank_means_embedded(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -106,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.reports.deadletter"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}.alerts"
 
     @property
     def embedded_broker(self) -> bool:

@@ -11,14 +11,17 @@ import asyncio
 import logging
 import os
 from collections.abc import MutableMapping
+from datetime import datetime
 from typing import Any
 
 import faust
 
 from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
+from sinks.alerts import AlertStore
 from sinks.clickhouse import connect
 from sinks.writer import ReportSink
+from streams.alerting import AlertEngine, thresholds_of, webhook_of
 from streams.deadletter import dead_letter
 from streams.envelope import decode_envelope
 from streams.facts import SourcePosition, facts_of, first_copies
@@ -145,8 +148,12 @@ def build_app(settings: Settings) -> faust.App:
     dead_letter_topic = app.topic(
         settings.dead_letter_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+    alerts_topic = app.topic(
+        settings.alerts_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     state: dict[str, IngestPipeline] = {}
     sink_ready = asyncio.Event()
+    engines: list[AlertEngine] = []
 
     @app.task
     async def open_sink() -> None:
@@ -172,6 +179,25 @@ def build_app(settings: Settings) -> faust.App:
     async def flush_periodically() -> None:
         if "pipeline" in state and not state["pipeline"].flushing:
             await state["pipeline"].flush()
+
+    async def publish_alert(key: bytes, value: bytes) -> None:
+        delivery = await alerts_topic.send(key=key, value=value)
+        await delivery
+
+    # One engine per worker group: the detectors count what ClickHouse holds, so any member can run
+    # them, and the group leader does. Its state is in the alerts table, so a new leader takes over.
+    @app.timer(interval=settings.alert_interval_s, on_leader=True)
+    async def detect_periodically() -> None:
+        if not settings.alerts_enabled or not sink_ready.is_set():
+            return
+        if not engines:
+            client = await asyncio.to_thread(connect, settings)
+            store = AlertStore(client, settings.clickhouse_database, settings.zone)
+            engines.append(AlertEngine(store, thresholds_of(settings), publish_alert, webhook_of(settings)))
+        try:
+            await engines[0].cycle(datetime.now(settings.zone))
+        except Exception as exc:  # the next cycle tries again; ingest must not stop for a detector
+            log.error("alert detection failed", extra={"error": str(exc)}, exc_info=True)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust types receivers as sync-or-awaitable unions mypy cannot match
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
