@@ -202,3 +202,46 @@ def clickhouse_texts(query: Callable[[str], list[Any]], database: str) -> list[s
 def raw_identifiers_in(texts: Iterable[str], identifiers: Iterable[str]) -> int:
     wanted = set(identifiers)
     return sum(1 for text in texts for identifier in wanted if identifier in text)
+
+
+class WebhookReceiver:
+    """A real HTTP server on a free port that takes alert webhook posts, as an on-call tool would.
+
+    It answers with the statuses queued in `answers` first (e.g. [503, 503] to make the sender retry),
+    then 200, and keeps every post with its headers, in order.
+    """
+
+    def __init__(self, answers: Iterable[int] = ()) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answers = list(answers)
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                    if status < 300:
+                        receiver.posts.append((dict(self.headers.items()), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
