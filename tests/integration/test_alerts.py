@@ -5,11 +5,14 @@ and retried (the receiver is a real local HTTP server)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +25,9 @@ from sinks.alerts import AlertStore
 from sinks.webhook import EVENT_HEADER, SIGNATURE_HEADER, WebhookSender, verify
 from streams.alerting import AlertEngine
 from streams.detectors import AlertState, Detector, Thresholds
+from streams.envelope import SanitisedReport, encode_envelope
+from tests.integration.conftest import scalar, wait_until, worker_settings
+from tests.integration.test_worker import Worker, produce, read_all
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=SHANGHAI)
@@ -240,3 +246,57 @@ async def test_a_refusing_webhook_is_not_retried(store: AlertStore, loader: Load
         assert refused == 3 and len(server.answers) == 7  # one try each, no retries
     finally:
         server.close()
+
+
+def contact_reports(first: int, count: int) -> list[SanitisedReport]:
+    now = datetime.now(SHANGHAI)
+    return [
+        SanitisedReport(
+            report_id=f"wr{i}", reported_at=now - timedelta(minutes=i), occurred_at=now - timedelta(days=1),
+            channel="app", region_code="330106", amount_lost_fen=80_000, description="冒充客服退款被骗",
+            victim_phone_hash=tagged_hash(KEY, IdentifierKind.PHONE, f"1390000{i:04d}"), scammer_contacts=(PHONE,),
+        )
+        for i in range(first, first + count)
+    ]  # fmt: skip
+
+
+def test_the_worker_alerts_once_across_a_sigkill(
+    broker: str, clickhouse_url: str, database: str, ch: Client, tmp_path: Path
+) -> None:
+    receiver = WebhookReceiver()
+    settings = worker_settings(
+        broker, clickhouse_url, database, tmp_path, alert_interval_s=0.5, alert_webhook_url=receiver.url,
+        alert_webhook_secret=SECRET.decode(),
+    )  # fmt: skip
+    worker = Worker(settings, tmp_path / "worker.log")
+    try:
+        worker.start()
+        asyncio.run(produce(settings, [encode_envelope(settings.broker_epoch, contact_reports(0, 5))]))
+
+        def delivered() -> bool:
+            rows = ch.query(
+                f"SELECT detector, series, topic_delivery, webhook_delivery FROM {database}.alerts FINAL"
+            ).result_rows
+            return rows == [("repeat_contact", PHONE, 1, 1)]
+
+        wait_until(delivered, 90, "the repeat-contact alert delivered to the topic and the webhook")
+        first_events = [json.loads(v) for v in asyncio.run(read_all(settings, settings.alerts_topic))]
+        assert [(e["detector"], e["series"], e["state"]) for e in first_events] == [("repeat_contact", PHONE, "open")]
+        assert first_events[0]["evidence"]["victims"] == 5
+        assert len(receiver.posts) == 1 and verify(SECRET, receiver.posts[0][1], receiver.posts[0][0][SIGNATURE_HEADER])
+
+        worker.kill()
+        asyncio.run(produce(settings, [encode_envelope(settings.broker_epoch, contact_reports(5, 1))]))
+        worker.start()
+        wait_until(lambda: scalar(ch, f"SELECT count() FROM {database}.reports") == 6, 90, "the sixth report stored")
+        wait_until(lambda: worker.log.read_text().count("alert engine ready") == 2, 60, "the restarted engine")
+        time.sleep(3)  # several detection cycles of the restarted worker, each of which could re-fire
+        events = [json.loads(v) for v in asyncio.run(read_all(settings, settings.alerts_topic))]
+        assert [e["event_id"] for e in events] == [first_events[0]["event_id"]]
+        assert len(receiver.posts) == 1
+        assert ch.query(f"SELECT alert_id, state FROM {database}.alerts FINAL").result_rows == [
+            (first_events[0]["alert_id"], "open")
+        ]
+    finally:
+        worker.stop()
+        receiver.close()
