@@ -75,6 +75,7 @@ class _Commands(click.Group):
         "trends": "fraudwatch.trends_cmd:trends",
         "bench": "fraudwatch.bench_cmd:bench",
         "leaks": "fraudwatch.leaks_cmd:leaks",
+        "alerts": "fraudwatch.alerts_cmd:alerts",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -356,6 +357,41 @@ class _query_client:
         self.client.close()
 
 
+FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+
+
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say which ClickHouse a reading command talks to."""
+    for option in reversed(
+        [
+            click.option("--clickhouse-url", help="ClickHouse server URL [FRAUDWATCH_CLICKHOUSE_URL]"),
+            click.option("--clickhouse-port", type=int, help="Port of a running `up` [FRAUDWATCH_CLICKHOUSE_PORT]"),
+            click.option(
+                "--data-dir", type=click.Path(path_type=Path), help="Embedded data directory [FRAUDWATCH_DATA_DIR]"
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
+    """Print a result as a table, CSV or JSON records."""
+    if fmt == "json":
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        click.echo(json.dumps(records, ensure_ascii=False, default=str, indent=1))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif columns:
+        click.echo(render_table(columns, rows))
+    else:  # an empty result may come back without column names
+        click.echo("(0 rows)")
+
+
 def display_width(text: str) -> int:
     """Terminal columns: Chinese characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -373,10 +409,8 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 @main.command()
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--clickhouse-url", help="ClickHouse server URL [FRAUDWATCH_CLICKHOUSE_URL]")
-@click.option("--clickhouse-port", type=int, help="Port of a running `up` [FRAUDWATCH_CLICKHOUSE_PORT]")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded data directory [FRAUDWATCH_DATA_DIR]")
+@FORMAT_OPTION
+@connection_options
 def query(sql: str, fmt: str, **options: Any) -> None:
     """Run SQL against ClickHouse and print the result (works while `up` runs, and without it)."""
     from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -390,15 +424,7 @@ def query(sql: str, fmt: str, **options: Any) -> None:
                 result = client.query(sql)
             except ClickHouseError as exc:
                 raise StorageError(str(exc)) from exc
-        if fmt == "json":
-            rows = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
-            click.echo(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
-        elif fmt == "csv":
-            writer = csv.writer(sys.stdout)
-            writer.writerow(result.column_names)
-            writer.writerows(result.result_rows)
-        else:
-            click.echo(render_table(result.column_names, result.result_rows))
+        emit_rows(result.column_names, result.result_rows, fmt)
         return 0
 
     _run(action)

@@ -14,7 +14,6 @@ embedded data directory when nothing runs. Registered on the main group by fraud
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import sys
@@ -26,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import click
 
-from fraudwatch.cli import _query_client, _run, load_settings, render_table
+from fraudwatch.cli import FORMAT_OPTION, _query_client, _run, connection_options, emit_rows, load_settings
 from fraudwatch.errors import StorageError
 from fraudwatch.leaks import (
     DEFAULT_THRESHOLDS,
@@ -61,25 +60,6 @@ def thresholds_from(settings: Settings) -> Thresholds:
     values = {field: getattr(settings, name, None) for field, name in THRESHOLD_SETTINGS.items()}
     defaults = {field: getattr(DEFAULT_THRESHOLDS, field) for field in THRESHOLD_SETTINGS}
     return Thresholds(**{k: int(v) if v is not None else defaults[k] for k, v in values.items()})
-
-
-def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option("--clickhouse-url", help="ClickHouse server URL [FRAUDWATCH_CLICKHOUSE_URL]"),
-            click.option("--clickhouse-port", type=int, help="Port of a running `up` [FRAUDWATCH_CLICKHOUSE_PORT]"),
-            click.option(
-                "--data-dir", type=click.Path(path_type=Path), help="Embedded data directory [FRAUDWATCH_DATA_DIR]"
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
-
-_FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
-)
 
 
 @contextmanager
@@ -154,7 +134,7 @@ def _seizure(settings: Settings, given: datetime | None) -> datetime | None:
     help="Write every skipped row's line number and reason here (never the row's content)",
 )
 @click.option("--force", is_flag=True, help="Load even if this exact file was loaded into the batch before")
-@_connection_options
+@connection_options
 def load(
     path: Path,
     batch_id: str,
@@ -293,20 +273,9 @@ def _problem_log(errors_file: Path | None) -> Iterator[Callable[[Problem], None]
             click.echo(f"... and {skipped - shown:,} more skipped rows ({where})", err=True)
 
 
-def _emit(columns: tuple[str, ...], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    else:
-        click.echo(render_table(columns, rows))
-
-
 @leaks.command("list")
-@_FORMAT
-@_connection_options
+@FORMAT_OPTION
+@connection_options
 def list_(fmt: str, **connection: Any) -> None:
     """Batches with their record counts, information classes, severity and linked reports."""
     from sinks.leaks import list_batches
@@ -316,7 +285,7 @@ def list_(fmt: str, **connection: Any) -> None:
     def action() -> int:
         with _leak_client(settings) as client:
             table = list_batches(client, settings.clickhouse_database)
-        _emit(table.columns, table.rows, fmt)
+        emit_rows(table.columns, table.rows, fmt)
         return 0
 
     _run(action)
@@ -324,8 +293,8 @@ def list_(fmt: str, **connection: Any) -> None:
 
 @leaks.command("show")
 @click.argument("batch_id", metavar="BATCH")
-@_FORMAT
-@_connection_options
+@FORMAT_OPTION
+@connection_options
 def show(batch_id: str, fmt: str, **connection: Any) -> None:
     """One batch: catalogue entry, information types, files, linked reports and their timing."""
     from sinks.leaks import batch_categories, batch_impact, batch_loads, read_batch
@@ -372,12 +341,12 @@ def show(batch_id: str, fmt: str, **connection: Any) -> None:
                 )
             )
             return 0
-        _emit(("field", "value"), list(facts.items()), fmt)
+        emit_rows(("field", "value"), list(facts.items()), fmt)
         if fmt == "table":
             click.echo("\nfiles")
-            _emit(loads.columns, loads.rows, fmt)
+            emit_rows(loads.columns, loads.rows, fmt)
             click.echo("\nreports linked through their victim, by category")
-            _emit(categories.columns or ("category", "linked_reports", "loss_yuan"), categories.rows, fmt)
+            emit_rows(categories.columns or ("category", "linked_reports", "loss_yuan"), categories.rows, fmt)
         return 0
 
     _run(action)
@@ -386,7 +355,7 @@ def show(batch_id: str, fmt: str, **connection: Any) -> None:
 @leaks.command("rescore")
 @click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First report day, YYYY-MM-DD")
 @click.option("--batch", "batch_id", help="Only this batch  [default: every batch]")
-@_connection_options
+@connection_options
 def rescore(since: datetime, batch_id: str | None, **connection: Any) -> None:
     """Link reports made since --since to leak batches loaded after they were processed.
 

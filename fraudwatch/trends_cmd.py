@@ -7,40 +7,21 @@ directory when nothing runs.
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
+from fraudwatch.cli import FORMAT_OPTION, connection_options, emit_rows
 from fraudwatch.errors import FraudwatchError
 from sinks import trends as analyses
-
-
-def _emit(columns: tuple[str, ...], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    from fraudwatch.cli import render_table  # here, not at the top: cli.py imports this module
-
-    if fmt == "json":
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        click.echo(json.dumps(records, ensure_ascii=False, default=str, indent=1))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif columns:
-        click.echo(render_table(columns, rows))
-    else:  # an empty result may come back without column names
-        click.echo("(0 rows)")
 
 
 def _listing(fmt: str) -> None:
     rows = [
         (a.name, a.title, " ".join(f"--{o.replace('_', '-')}" for o in a.options)) for a in analyses.ANALYSES.values()
     ]
-    _emit(("name", "description", "options"), rows, fmt)
+    emit_rows(("name", "description", "options"), rows, fmt)
 
 
 @click.command("trends")
@@ -61,10 +42,8 @@ def _listing(fmt: str) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV region_code,population: rank top_regions per 100,000 residents",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--clickhouse-url", help="ClickHouse server URL [FRAUDWATCH_CLICKHOUSE_URL]")
-@click.option("--clickhouse-port", type=int, help="Port of a running `up` [FRAUDWATCH_CLICKHOUSE_PORT]")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Embedded data directory [FRAUDWATCH_DATA_DIR]")
+@FORMAT_OPTION
+@connection_options
 def trends(
     name: str | None,
     population: Path | None,
@@ -97,4 +76,4 @@ def trends(
             result = analyses.run(client, settings.clickhouse_database, chosen, parameters)
     except (FraudwatchError, ClickHouseError) as exc:
         raise click.ClickException(f"{name}: {exc}") from exc
-    _emit(result.columns, result.rows, fmt)
+    emit_rows(result.columns, result.rows, fmt)

@@ -17,9 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner, Result
 from clickhouse_connect.driver.client import Client
 
-from fraudwatch.pii import IdentifierKind, tagged_hash
+from fraudwatch.alerts_cmd import alerts
+from fraudwatch.pii import IdentifierKind, key_fingerprint, tagged_hash
 from fraudwatch.testing import WebhookReceiver
 from sinks.alerts import AlertStore
 from sinks.webhook import EVENT_HEADER, SIGNATURE_HEADER, WebhookSender, verify
@@ -300,3 +302,41 @@ def test_the_worker_alerts_once_across_a_sigkill(
     finally:
         worker.stop()
         receiver.close()
+
+
+def test_people_on_duty_list_show_ack_and_export_the_blocklist(
+    store: AlertStore, loader: Loader, clickhouse_url: str, database: str
+) -> None:
+    plant(loader)
+    AlertEngine(store, T, None, None).detect(NOW)
+    env = {"FRAUDWATCH_CLICKHOUSE_URL": clickhouse_url, "FRAUDWATCH_CLICKHOUSE_DATABASE": database,
+           "FRAUDWATCH_HASH_KEY": KEY.decode()}  # fmt: skip
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(alerts, list(args), env=env, catch_exceptions=False)
+
+    listed = json.loads(run("list", "--format", "json").output)
+    assert sorted(r["detector"] for r in listed) == ["leak_exploitation", "repeat_contact", "surge"]
+    assert {r["state"] for r in listed} == {"open"} and {r["acked"] for r in listed} == {""}
+    surge_id = next(r["alert_id"] for r in listed if r["detector"] == "surge")
+    assert [r["alert_id"] for r in json.loads(run("list", "--detector", "surge", "--format", "json").output)] == [
+        surge_id
+    ]
+    assert json.loads(run("list", "--state", "resolved", "--format", "json").output) == []
+
+    shown = json.loads(run("show", surge_id).output)
+    assert shown["evidence"]["observed"] == 20 and shown["acked"] == 0
+    missing = CliRunner().invoke(alerts, ["show", "al-nope"], env=env)
+    assert missing.exit_code == 1 and "no alert 'al-nope'" in missing.output
+
+    assert run("ack", surge_id, "--by", "duty-officer-7", "--note", "province centre informed").exit_code == 0
+    acked = json.loads(run("show", surge_id).output)
+    assert (acked["acked"], acked["acked_by"], acked["ack_note"], acked["state"]) == (
+        1, "duty-officer-7", "province centre informed", "open"
+    )  # fmt: skip
+    assert CliRunner().invoke(alerts, ["ack", "al-nope", "--by", "x"], env=env).exit_code == 1
+
+    exported = run("blocklist").output.splitlines()
+    assert f"key fingerprint {key_fingerprint(KEY)}" in exported[1]
+    assert [line.split(",")[:1] + line.split(",")[2:] for line in exported[3:]] == [[PHONE, "5", "600010"]]
+    assert "17000000001" not in "\n".join(exported)
