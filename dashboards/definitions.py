@@ -31,6 +31,7 @@ from streams.categorizer import OTHER_TYPES, taxonomy
 
 __all__ = [
     "DASHBOARDS",
+    "AnnotationDef",
     "DashboardDef",
     "PanelDef",
     "PanelKind",
@@ -96,6 +97,16 @@ class VariableDef:
 
 
 @dataclass(frozen=True)
+class AnnotationDef:
+    """An annotation layer: SQL returning time, timeEnd, title, text and tags, drawn on time-series panels."""
+
+    name: str
+    description: str
+    sql: str
+    color: str = "red"
+
+
+@dataclass(frozen=True)
 class DashboardDef:
     slug: str  # overview, leaks, health: the last part of the uid and of the embedded URL
     title: str
@@ -104,6 +115,7 @@ class DashboardDef:
     time_to: str
     panels: tuple[PanelDef, ...]
     variables: tuple[VariableDef, ...] = ()
+    annotations: tuple[AnnotationDef, ...] = ()
     uses_timezone: bool = True  # whether the hidden `tz` constant is defined
     refresh: str = "10s"
     tags: tuple[str, ...] = field(default=("fraudwatch",))
@@ -192,6 +204,27 @@ LINK_FILTERS: Final = """
 TODAY: Final = "reported_at >= toStartOfDay($__toTime, ${tz:singlequote}) AND reported_at <= $__toTime"
 YUAN: Final = "currency:¥"
 VICTIM: Final = "if(victim_id_hash != '', victim_id_hash, victim_phone_hash)"
+
+# --- Early warning (migration 0012; docs/alerts.md) ----------------------------------------------
+
+# Alerts that were open at some moment of the time range.
+_ALERTS_IN_RANGE: Final = "opened_at <= $__toTime AND (state = 'open' OR resolved_at >= $__fromTime)"
+
+ALERTS_ANNOTATION = AnnotationDef(
+    "Early-warning alerts",
+    "Surges, repeat scammer contacts and leak batches under exploitation: from opening to resolution "
+    "(to now while open).",
+    f"""SELECT
+    opened_at AS time,
+    if(state = 'resolved', resolved_at, greatest(opened_at, now64(3))) AS timeEnd,
+    title,
+    concat(title, ' (', detector, ', score ', toString(round(score, 1)),
+           if(acked, concat(', acknowledged by ', acked_by), ''), ')') AS text,
+    concat('alert,', detector, ',', state) AS tags
+FROM alerts_current
+WHERE {_ALERTS_IN_RANGE}
+ORDER BY time""",
+)
 
 # --- Overview ------------------------------------------------------------------------------------
 
@@ -349,7 +382,31 @@ LIMIT 20""",
             (0, 22, 24, 9),
             column_units=(("reports", "short"), ("provinces", "short"), ("loss_yuan", YUAN)),
         ),
+        PanelDef(
+            10,
+            PanelKind.TABLE,
+            "Early-warning alerts",
+            "Alerts open at some moment of the time range, open ones first: surges of a category in a "
+            "province, scammer contacts in reports of many victims, leak batches under exploitation. "
+            "`fraudwatch alerts show ID` has the evidence; `fraudwatch alerts ack ID` takes one in hand.",
+            f"""SELECT
+    alert_id,
+    opened_at,
+    detector,
+    state,
+    round(score, 1) AS score,
+    title,
+    if(acked, acked_by, '') AS acknowledged_by
+FROM alerts_current
+WHERE {_ALERTS_IN_RANGE}
+ORDER BY state = 'open' DESC, opened_at DESC
+LIMIT 50""",
+            ("alert_id", "opened_at", "detector", "state", "score", "title", "acknowledged_by"),
+            (0, 31, 24, 8),
+            column_units=(("score", "short"),),
+        ),
     ),
+    annotations=(ALERTS_ANNOTATION,),
 )
 
 # --- Leaks ---------------------------------------------------------------------------------------
@@ -373,6 +430,7 @@ LEAKS = DashboardDef(
     time_to="now",
     variables=(PROVINCE, CATEGORY, CHANNEL),
     uses_timezone=False,
+    annotations=(ALERTS_ANNOTATION,),
     panels=(
         PanelDef(
             1,

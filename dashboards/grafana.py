@@ -300,7 +300,20 @@ def build_dashboard(definition: DashboardDef, platform: Platform | None = None) 
     encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(board.build()))
     # The SDK leaves empty containers empty; Grafana's own exports always carry the lists.
     encoded.setdefault("templating", {}).setdefault("list", [])
-    encoded.setdefault("annotations", {}).setdefault("list", [])
+    layers = encoded.setdefault("annotations", {}).setdefault("list", [])
+    for annotation in definition.annotations:
+        query = ClickHouseQuery(annotation.sql, time_series=False, datasource=platform.datasource_ref)
+        layers.append(
+            {
+                "datasource": query.to_json()["datasource"],
+                "enable": True,
+                "hide": False,
+                "iconColor": annotation.color,
+                "name": annotation.name,
+                "description": annotation.description,
+                "target": query.to_json(),
+            }
+        )
     return encoded
 
 
