@@ -262,6 +262,13 @@ class DashboardService:
                 return dict(panel)
         raise LookupError(f"dashboard {slug!r} has no panel {panel_id}")
 
+    def annotation(self, slug: str, index: int) -> Mapping[str, Any]:
+        """Annotation layer `index` of the dashboard, shaped like a panel with one target."""
+        layers = self.dashboard(slug).get("annotations", {}).get("list", [])
+        if not 0 <= index < len(layers) or "target" not in layers[index]:
+            raise LookupError(f"dashboard {slug!r} has no annotation layer {index}")
+        return {"id": f"annotation {index}", "targets": [layers[index]["target"]]}
+
     def time_range(self, slug: str, params: Mapping[str, Sequence[str]]) -> tuple[datetime, datetime]:
         board = self.dashboard(slug)
         now = self._clock()
@@ -304,7 +311,10 @@ class DashboardService:
 
     def prepare(self, slug: str, panel_id: int, params: Mapping[str, Sequence[str]]) -> PreparedQuery:
         """The panel's SQL as Grafana's ClickHouse plugin would send it for these request parameters."""
-        panel = self.panel(slug, panel_id)
+        return self._prepare(slug, self.panel(slug, panel_id), params)
+
+    def _prepare(self, slug: str, panel: Mapping[str, Any], params: Mapping[str, Sequence[str]]) -> PreparedQuery:
+        panel_id = panel.get("id")
         time_from, time_to = self.time_range(slug, params)
         points = _single(params, "maxDataPoints")
         max_points = DEFAULT_MAX_DATA_POINTS
@@ -324,7 +334,15 @@ class DashboardService:
 
     def run(self, slug: str, panel_id: int, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         """One panel's result, JSON-ready: columns (name, ClickHouse type) and rows."""
-        query = self.prepare(slug, panel_id, params)
+        return self._run(slug, self.panel(slug, panel_id), params)
+
+    def run_annotation(self, slug: str, index: int, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """One annotation layer's marks (time, timeEnd, title, text, tags), shaped like a panel's result."""
+        return self._run(slug, self.annotation(slug, index), params)
+
+    def _run(self, slug: str, panel: Mapping[str, Any], params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        panel_id = panel.get("id")
+        query = self._prepare(slug, panel, params)
         try:
             result = self.client().query(query.sql)
         except ClickHouseError as exc:
@@ -492,8 +510,12 @@ def create_dashboard_app(settings: Settings, *, client_factory: Callable[[], Cli
         slug = request.path_params["slug"]
         headers = {"cache-control": "no-store"}
         try:
-            panel_id = int(request.path_params["panel_id"])
-            body = await run_in_threadpool(service.run, slug, panel_id, _query_params(request))
+            if "index" in request.path_params:
+                index = int(request.path_params["index"])
+                body = await run_in_threadpool(service.run_annotation, slug, index, _query_params(request))
+            else:
+                panel_id = int(request.path_params["panel_id"])
+                body = await run_in_threadpool(service.run, slug, panel_id, _query_params(request))
         except LookupError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404, headers=headers)
         except RequestError as exc:
@@ -517,6 +539,7 @@ def create_dashboard_app(settings: Settings, *, client_factory: Callable[[], Cli
             Route("/dashboards/", index),
             Route("/dashboards/static/{name}", asset),
             Route("/dashboards/api/{slug}/{panel_id:int}", data),
+            Route("/dashboards/api/{slug}/annotations/{index:int}", data),
             Route("/dashboards/{slug}.json", model),
             Route("/dashboards/{slug}", page),
         ],

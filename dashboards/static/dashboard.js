@@ -3,7 +3,8 @@
  *
  * Lays out a Grafana dashboard JSON model (/dashboards/<slug>.json) on the same 24-column grid,
  * fetches each panel's rows from /dashboards/api/<slug>/<panel id>, and draws them with plotly.js
- * (or as a table / big number). Time range, refresh interval and template variables live in the
+ * (or as a table / big number). The dashboard's annotation layers (/dashboards/api/<slug>/annotations/<n>,
+ * rows of time, timeEnd, title, text, tags) are drawn on every time-series panel as shaded spans. Time range, refresh interval and template variables live in the
  * URL with Grafana's parameter names (from, to, refresh, var-<name>), so links can be shared.
  *
  * Safety: nothing from the server is ever parsed as HTML. Text goes in with textContent, and the
@@ -36,6 +37,7 @@
   let inFlight = false;
   let generation = 0;
   const panels = new Map();
+  let marks = []; // annotation rows of the current refresh: {time, timeEnd, title, text, tags}
 
   /** Entity-escape text for plotly, whose labels accept a few HTML tags. */
   function esc(value) {
@@ -198,11 +200,53 @@
   }
 
   function dataUrl(panelId) {
+    return "/dashboards/api/" + encodeURIComponent(slug) + "/" + panelId + "?" + queryString();
+  }
+
+  function queryString() {
     const params = new URLSearchParams();
     params.set("from", state.from);
     params.set("to", state.to);
     for (const [name, values] of Object.entries(state.vars)) for (const v of values) params.append("var-" + name, v);
-    return "/dashboards/api/" + encodeURIComponent(slug) + "/" + panelId + "?" + params.toString();
+    return params.toString();
+  }
+
+  /** Every annotation layer's rows; a layer that fails is left out (the panels still draw). */
+  async function refreshMarks() {
+    const layers = ((model.annotations || {}).list || []).filter((layer) => layer.target && layer.enable !== false);
+    const found = [];
+    await Promise.all(layers.map(async (layer, index) => {
+      try {
+        const url = "/dashboards/api/" + encodeURIComponent(slug) + "/annotations/" + index + "?" + queryString();
+        const response = await fetch(url, { cache: "no-store" });
+        if (!response.ok) return;
+        const data = await response.json();
+        const names = (data.columns || []).map((c) => c.name);
+        for (const row of data.rows || []) {
+          const mark = Object.fromEntries(names.map((name, i) => [name, row[i]]));
+          mark.color = layer.iconColor || "red";
+          found.push(mark);
+        }
+      } catch (error) {
+        // shown by the count on the page only
+      }
+    }));
+    marks = found;
+    document.body.dataset.marks = String(marks.length);
+  }
+
+  function markShapes() {
+    return marks.map((m) => ({
+      type: "rect", xref: "x", yref: "paper", x0: m.time, x1: m.timeEnd || m.time, y0: 0, y1: 1,
+      fillcolor: m.color, opacity: 0.12, line: { color: m.color, width: 1 },
+    }));
+  }
+
+  function markLabels() {
+    return marks.map((m) => ({
+      x: m.time, xref: "x", y: 1, yref: "paper", yanchor: "top", showarrow: false, text: "▼",
+      font: { color: m.color, size: 10 }, hovertext: esc(m.text || m.title || ""),
+    }));
   }
 
   async function refreshPanel(entry, myGeneration) {
@@ -231,6 +275,7 @@
     inFlight = true;
     const myGeneration = ++generation;
     try {
+      await refreshMarks();
       const results = await Promise.all([...panels.values()].map((entry) => refreshPanel(entry, myGeneration)));
       const failed = results.filter((ok) => !ok).length;
       const time = new Date().toLocaleTimeString("en-GB", { hour12: false });
@@ -361,6 +406,9 @@
     layout.yaxis = { gridcolor: "#2c3235", rangemode: "tozero", tickformat: "~s" };
     layout.hovermode = "x unified";
     layout.legend.traceorder = "normal";
+    layout.shapes = markShapes();
+    layout.annotations = markLabels();
+    entry.section.dataset.marks = String(marks.length);
     return plot(entry, traces, layout);
   }
 

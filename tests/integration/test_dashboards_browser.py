@@ -41,8 +41,10 @@ from starlette.applications import Starlette
 from dashboards.grafana import Platform, build_dashboards
 from dashboards.server import RequestError, create_dashboard_app, panel_interval_ms, parse_time
 from fraudwatch.settings import Settings
+from sinks.alerts import AlertStore
+from streams.detectors import Detector, opened
 from tests.integration.conftest import free_port, wait_until
-from tests.integration.test_dashboard_sql import ReportFeed, load_leaks, load_pipeline
+from tests.integration.test_dashboard_sql import ReportFeed, load_alerts, load_leaks, load_pipeline
 
 CHROMIUM = Path("/usr/bin/chromium")
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -164,6 +166,13 @@ def test_panel_data_endpoint_validates_everything_from_the_browser(served: str, 
             assert "error" in answer.json()
         assert http.get("/dashboards/api/overview/99").status_code == 404
         assert http.get("/dashboards/api/nope/1").status_code == 404
+        layer = http.get("/dashboards/api/overview/annotations/0", params={"from": "now-1h"})
+        assert layer.status_code == 200 and [c["name"] for c in layer.json()["columns"]] == [
+            "time", "timeEnd", "title", "text", "tags"
+        ]  # fmt: skip
+        assert http.get("/dashboards/api/overview/annotations/1").status_code == 404
+        assert http.get("/dashboards/api/health/annotations/0").status_code == 404  # health has no layer
+        assert http.get("/dashboards/api/overview/annotations/0", params={"from": "yesterday"}).status_code == 400
 
 
 def test_unreachable_clickhouse_is_a_502_with_the_endpoint(database: str) -> None:
@@ -368,6 +377,7 @@ async def test_overview_draws_every_panel_and_refreshes_on_its_own(
     feed.send(500, span=timedelta(hours=4))
     feed.send_today(40)
     load_leaks(client, database, feed.facts)
+    load_alerts(client, database)
     with Streamer(clickhouse_url, database) as streamer:
         await browser.open(f"{served}/dashboards/overview")
         first = await browser.wait_for(PANEL_STATE, 60, "every overview panel to draw data")
@@ -375,6 +385,11 @@ async def test_overview_draws_every_panel_and_refreshes_on_its_own(
         assert sorted(p["id"] for p in first["panels"]) == sorted(p["id"] for p in board["panels"])
         by_id = {p["id"]: p for p in first["panels"]}
         assert by_id[5]["svgTraces"] == 5, "one plotly trace per headline class"
+        # The alert layer: the two alerts open in the last 6 hours, as spans on the time series.
+        assert await browser.evaluate("document.body.dataset.marks") == "2"
+        spans = await browser.evaluate("document.querySelectorAll('section.panel-timeseries .shapelayer path').length")
+        assert spans == 2
+        assert by_id[10]["rows"] == 2 and by_id[10]["cells"] == 2 * 7
         shot = await browser.screenshot(tmp_path / "overview.png")
         print(f"\noverview screenshot: {shot}")
         if os.environ.get("FRAUDWATCH_UPDATE_SCREENSHOTS") == "1":
@@ -418,8 +433,12 @@ async def test_markup_in_the_data_is_shown_as_text(
         [[f.report.report_id, XSS, f.category, 100_000_000, f.report.reported_at] for f in feed.facts[:60]],
         column_names=["report_id", "batch_id", "category", "amount_lost_fen", "reported_at"],
     )
+    AlertStore(client, database, ZONE).save(
+        [opened(Detector.LEAK_EXPLOITATION, XSS, XSS, 9.0, now - timedelta(hours=2), {"batch_id": XSS})]
+    )
     await browser.open(f"{served}/dashboards/leaks")
     state = await browser.wait_for(PANEL_STATE, 60, "every leaks panel to draw data")
+    assert await browser.evaluate("document.body.dataset.marks") == "1"
     assert state["pwned"] is None
     text = await browser.evaluate("[...document.querySelectorAll('td')].map((td) => td.textContent).join('\\n')")
     assert XSS in text  # the top batch, as literal text in the table
