@@ -166,10 +166,12 @@ def test_panel_data_endpoint_validates_everything_from_the_browser(served: str, 
             assert "error" in answer.json()
         assert http.get("/dashboards/api/overview/99").status_code == 404
         assert http.get("/dashboards/api/nope/1").status_code == 404
-        layer = http.get("/dashboards/api/overview/annotations/0", params={"from": "now-1h"})
+        load_alerts(client, database)
+        layer = http.get("/dashboards/api/overview/annotations/0", params={"from": "now-3h"})
         assert layer.status_code == 200 and [c["name"] for c in layer.json()["columns"]] == [
             "time", "timeEnd", "title", "text", "tags"
         ]  # fmt: skip
+        assert len(layer.json()["rows"]) == 2
         assert http.get("/dashboards/api/overview/annotations/1").status_code == 404
         assert http.get("/dashboards/api/health/annotations/0").status_code == 404  # health has no layer
         assert http.get("/dashboards/api/overview/annotations/0", params={"from": "yesterday"}).status_code == 400
