@@ -10,6 +10,7 @@ import httpx
 
 from fraudwatch.broker import consumer_lag
 from fraudwatch.settings import Settings
+from sinks.alerts import AlertStore
 from sinks.clickhouse import connect
 from streams.health import live_health
 
@@ -52,6 +53,23 @@ def _clickhouse(settings: Settings) -> Check:
     return Check("ClickHouse", True, f"{settings.clickhouse_endpoint}; {reports} reports, {dead} dead letter(s)")
 
 
+def _alerts(settings: Settings) -> Check:
+    try:
+        client = connect(settings)
+        open_alerts, undelivered = AlertStore(client, settings.clickhouse_database, settings.zone).summary()
+        client.close()
+    except Exception as exc:
+        return Check("alerts", False, f"cannot read the alerts table: {exc}")
+    shown = ", ".join(f"{n} {detector}" for detector, n in open_alerts.items()) or "none"
+    detail = f"open: {shown}; `fraudwatch alerts list` shows them"
+    if not settings.alerts_enabled:
+        detail = "detectors are off (FRAUDWATCH_ALERTS_ENABLED=false); " + detail
+    if undelivered:
+        where = settings.alert_webhook_url or "the alerts topic"
+        detail += f"; {undelivered} alert event(s) not yet delivered to {where}: see the worker log"
+    return Check("alerts", undelivered == 0, detail)
+
+
 def _worker(settings: Settings) -> Check:
     states = live_health(settings.data_dir, settings.worker_id)
     if not states:
@@ -73,5 +91,7 @@ def _worker(settings: Settings) -> Check:
 
 async def collect(settings: Settings) -> list[Check]:
     api, kafka = await asyncio.gather(_api(settings), _kafka(settings))
-    clickhouse = await asyncio.to_thread(_clickhouse, settings)
-    return [api, kafka, clickhouse, _worker(settings)]
+    clickhouse, alerts = await asyncio.gather(
+        asyncio.to_thread(_clickhouse, settings), asyncio.to_thread(_alerts, settings)
+    )
+    return [api, kafka, clickhouse, alerts, _worker(settings)]

@@ -288,7 +288,10 @@ class AlertStore:
         )
         return [(str(c), opened, int(victims), int(loss)) for c, opened, victims, loss in rows]
 
-    def open_counts(self) -> dict[str, int]:
-        """Open alerts per detector, for `fraudwatch status`."""
-        rows = self._rows("SELECT detector, count() FROM {db}.alerts FINAL WHERE state = 'open' GROUP BY detector")
-        return {str(detector): int(n) for detector, n in rows}
+    def summary(self) -> tuple[dict[str, int], int]:
+        """Open alerts per detector, and alert states not yet delivered everywhere (`fraudwatch status`)."""
+        rows = self._rows(
+            "SELECT detector, countIf(state = 'open'), countIf(topic_delivery = 0 OR webhook_delivery = 0) "
+            "FROM {db}.alerts FINAL GROUP BY detector ORDER BY detector"
+        )
+        return {str(d): int(n) for d, n, _ in rows if n}, sum(int(u) for _, _, u in rows)

@@ -156,6 +156,7 @@ def test_status_reports_every_component(platform: RunningPlatform) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     checks = {c["component"]: c for c in json.loads(result.stdout)}
-    assert set(checks) == {"producer API", "Kafka", "ClickHouse", "worker"}
+    assert set(checks) == {"producer API", "Kafka", "ClickHouse", "alerts", "worker"}
     assert all(c["ok"] for c in checks.values())
     assert "5 reports" in checks["ClickHouse"]["detail"]
+    assert checks["alerts"]["detail"].startswith("open: none")
