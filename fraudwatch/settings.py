@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FRAUDWATCH_"
@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_means_embedded(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Settings:
+        if self.alert_webhook_url and not self.alert_webhook_secret.get_secret_value():
+            raise ValueError("FRAUDWATCH_ALERT_WEBHOOK_SECRET must be set when FRAUDWATCH_ALERT_WEBHOOK_URL is")
+        return self
 
     @field_validator("timezone")
     @classmethod

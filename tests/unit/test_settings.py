@@ -281,3 +281,12 @@ def test_child_environment_replaces_fraudwatch_variables(monkeypatch: pytest.Mon
     assert "FRAUDWATCH_STALE_SETTING" not in child
     assert child["FRAUDWATCH_API_PORT"] == "2222"
     assert {k: v for k, v in child.items() if k.startswith(ENV_PREFIX)} == s.to_env()
+
+
+def test_a_webhook_needs_an_http_url_and_a_secret() -> None:
+    with pytest.raises(ValidationError, match="http"):
+        Settings(alert_webhook_url="ftp://on-call.example/hook")
+    with pytest.raises(ValidationError, match="FRAUDWATCH_ALERT_WEBHOOK_SECRET"):
+        Settings(alert_webhook_url="https://on-call.example/hook", alert_webhook_secret="")
+    assert Settings(alert_webhook_url="").alert_webhook_url is None  # blank means none, as compose passes it
+    assert Settings(alert_webhook_url="https://on-call.example/hook", alert_webhook_secret="s").alert_webhook_url
