@@ -31,7 +31,9 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fraudwatch import logs
 from fraudwatch.auth import Principal, Role, TokenRegistry
+from fraudwatch.broker import die_with_parent
 from fraudwatch.errors import StorageError
 from fraudwatch.metrics import record
 from fraudwatch.producer import EnvelopeProducer
@@ -199,6 +201,15 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Resp
 
 Analyst = Annotated[Principal, Depends(_having(Role.ANALYST))]
 Anyone = Annotated[Principal, Depends(_authenticated)]
+
+
+def app_of_worker_process() -> FastAPI:
+    """The app in one of `api_workers` processes started by uvicorn: settings from the environment
+    `fraudwatch api` itself was started with (there are no options), and gone with its parent."""
+    die_with_parent()
+    settings = Settings()
+    logs.configure("api", settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:

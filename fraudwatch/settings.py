@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         default=2.0, ge=0, le=1000, description="How long the API gathers reports into one Kafka message"
     )
     envelope_max_reports: int = Field(default=500, ge=1, le=10_000)
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="Producer API processes sharing the port; one process is one core"
+    )
 
     @field_validator("kafka_bootstrap", "clickhouse_url", "dev_token", "tokens_file", mode="before")
     @classmethod
