@@ -30,16 +30,19 @@ _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 def normalise(kind: IdentifierKind, raw: str) -> str:
     """Canonical form, so that formatting (+86, spaces, dashes, case) never changes the hash."""
     value = raw.strip()
+    # Plain ASCII digits (the usual spelling) are only digits already: no substitution to run.
+    plain = value.isascii() and value.isdigit()
     if kind is IdentifierKind.PHONE:
-        digits = _NON_DIGITS.sub("", value)
-        for prefix in ("0086", "86"):
-            if digits.startswith(prefix) and _CN_MOBILE.match(digits[len(prefix) :]):
-                digits = digits[len(prefix) :]
+        digits = value if plain else _NON_DIGITS.sub("", value)
+        if digits.startswith(("0086", "86")):
+            for prefix in ("0086", "86"):
+                if digits.startswith(prefix) and _CN_MOBILE.match(digits[len(prefix) :]):
+                    digits = digits[len(prefix) :]
         return digits
     if kind is IdentifierKind.ID_CARD:
         return re.sub(r"[\s-]", "", value).upper()
     if kind in (IdentifierKind.BANK_CARD, IdentifierKind.QQ):
-        return _NON_DIGITS.sub("", value)
+        return value if plain else _NON_DIGITS.sub("", value)
     if kind is IdentifierKind.URL:
         return value.lower().rstrip("/").removeprefix("https://").removeprefix("http://").removeprefix("www.")
     return value.lower()
@@ -47,12 +50,13 @@ def normalise(kind: IdentifierKind, raw: str) -> str:
 
 def tagged_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
     """ "kind:hash", the form identifiers take in messages and tables."""
-    return f"{kind.value}:{keyed_hash(key, kind, raw)}"
+    # A StrEnum formats as its value (and faster than `.value` reads it on Python 3.11).
+    return f"{kind}:{keyed_hash(key, kind, raw)}"
 
 
 def keyed_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
     """HMAC-SHA256 of the normalised identifier, truncated to 16 bytes, hex."""
-    return hasher_for(key).digest(kind.value, normalise(kind, raw))
+    return hasher_for(key).digest(kind, normalise(kind, raw))
 
 
 class KeyedHasher:
@@ -109,33 +113,34 @@ _PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
 PLACEHOLDERS = {kind: f"[{kind.name}]" for kind, _ in _PATTERNS}
 
 
-_DIGIT_RUNS = re.compile(r"\d+")  # \d as in the patterns: any Unicode decimal digit
+# Digits (\d as in the patterns: any Unicode decimal digit) with at most one space or dash between two.
+_DIGIT_GROUPS = re.compile(r"\d(?:[ -]?\d)*")
 
 
 def _could_match(text: str) -> tuple[IdentifierKind, ...]:
     """The kinds whose pattern can possibly match `text`, by conditions every match needs.
 
     Most descriptions hold no identifier, and the six patterns cost several µs each even when they
-    find nothing. Each condition is necessary for its pattern (a phone has at least 11 digits, 4 of
-    them in a row; a WeChat ID needs "微信" or a keyword starting with v or w; ...). The placeholders
-    hold no digit, "@", v or w, so a condition that fails on the original text also fails on the
-    text as each earlier pattern left it: skipping a kind never changes the result (property-tested
-    against `substitute` with every kind).
+    find nothing. Each condition is necessary for its pattern: the digits of an ID number, a phone
+    or a card number lie in one group of digits separated by at most one space or dash, 17, 11 and
+    12 of them at least; a QQ number needs "qq" (no other character folds to q under IGNORECASE)
+    or "扣扣" and 5 digits in a row; a WeChat ID needs "微信" or a keyword starting with v or w;
+    an e-mail address needs "@". The placeholders hold no digit, "@", q, v or w, so a condition
+    that fails on the original text also fails on the text as each earlier pattern left it:
+    skipping a kind never changes the result (property-tested against `substitute` with every kind).
     """
-    runs = [len(run) for run in _DIGIT_RUNS.findall(text)]
-    longest, total = max(runs, default=0), sum(runs)
+    most_digits = max((len(g) - g.count(" ") - g.count("-") for g in _DIGIT_GROUPS.findall(text)), default=0)
     possible = []
     if "@" in text:
         possible.append(IdentifierKind.EMAIL)
-    if longest >= 17:
+    if most_digits >= 17:
         possible.append(IdentifierKind.ID_CARD)
-    if longest >= 4 and total >= 11:
+    if most_digits >= 11:
         possible.append(IdentifierKind.PHONE)
-    if longest >= 4 and total >= 12:
+    if most_digits >= 12:
         possible.append(IdentifierKind.BANK_CARD)
-    if longest >= 5:
+    if most_digits >= 5 and ("q" in text or "Q" in text or "扣扣" in text):
         possible.append(IdentifierKind.QQ)
-    # Under IGNORECASE only "v"/"V" and "w"/"W" match v and w (no other character folds to them).
     if "微信" in text or "w" in text or "W" in text or "v" in text or "V" in text:
         possible.append(IdentifierKind.WECHAT)
     return tuple(possible)

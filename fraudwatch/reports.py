@@ -221,16 +221,17 @@ def sanitise(
     scammer = report.scammer or _NO_SCAMMER
     victim_phone = report.victim_phone or victim.phone
 
-    def hashes(kind: IdentifierKind, values: list[str]) -> list[str]:
-        return [tagged_hash(key, kind, v) for v in values]
-
-    contacts = (
-        hashes(IdentifierKind.PHONE, scammer.phones)
-        + hashes(IdentifierKind.QQ, scammer.qq)
-        + hashes(IdentifierKind.WECHAT, scammer.wechat)
-        + hashes(IdentifierKind.URL, scammer.urls)
-        + hashes(IdentifierKind.BANK_CARD, scammer.bank_accounts)
-    )
+    contacts = [
+        tagged_hash(key, kind, value)
+        for kind, values in (
+            (IdentifierKind.PHONE, scammer.phones),
+            (IdentifierKind.QQ, scammer.qq),
+            (IdentifierKind.WECHAT, scammer.wechat),
+            (IdentifierKind.URL, scammer.urls),
+            (IdentifierKind.BANK_CARD, scammer.bank_accounts),
+        )
+        for value in values
+    ]
     domains = sorted({(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls})
     key_used = client_key or report.report_id
     return SanitisedReport(
@@ -252,7 +253,7 @@ def sanitise(
         victim_gender=str(victim.gender) if victim.gender else "",
         scammer_contacts=tuple(dict.fromkeys(contacts)),
         scammer_domains=tuple(d for d in domains if d),
-        mentioned_identifiers=tuple(dict.fromkeys(f"{kind.value}:{digest}" for kind, digest in mentioned)),
+        mentioned_identifiers=tuple(dict.fromkeys(f"{kind}:{digest}" for kind, digest in mentioned)),
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner, murmur2
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 
 from fraudwatch.producer import EnvelopeProducer, envelope_bytes, partition_for
 from streams.envelope import SanitisedReport, decode_envelope, encode_envelope
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def make_report(number: int = 0, **overrides: Any) -> SanitisedReport:
@@ -67,16 +70,17 @@ def test_envelope_bytes_are_encode_envelopes_bytes() -> None:
     description=st.text(max_size=200),
     contacts=st.lists(st.text(max_size=20), max_size=3),
     micros=st.integers(0, 999_999),
-    offset_minutes=st.integers(-14 * 60, 14 * 60),
+    offset_seconds=st.integers(-14 * 3600, 14 * 3600),
+    year=st.integers(1800, 2100),
 )
-def test_envelope_bytes_match_for_any_text(
-    description: str, contacts: list[str], micros: int, offset_minutes: int
+def test_envelope_bytes_match_for_any_text_and_time(
+    description: str, contacts: list[str], micros: int, offset_seconds: int, year: int
 ) -> None:
-    zone = timezone(timedelta(minutes=offset_minutes))
     report = make_report(
         description=description,
         scammer_contacts=tuple(contacts),
-        reported_at=datetime(2024, 5, 1, 10, 30, 15, micros, tzinfo=zone),
+        reported_at=datetime(year, 5, 1, 10, 30, 15, micros, tzinfo=timezone(timedelta(seconds=offset_seconds))),
+        occurred_at=datetime(year, 1, 1, tzinfo=SHANGHAI),  # before 1901: the LMT offset +08:05:43
     )
     assert envelope_bytes("epoch", [report]) == encode_envelope("epoch", [report])
 
