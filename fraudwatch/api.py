@@ -359,7 +359,7 @@ def create_app(settings: Settings) -> FastAPI:
         REPORTS_PATH,
         status_code=202,
         response_model=Accepted,
-        responses={503: {}, 413: {}, 401: {}, 403: {}},
+        responses={400: {}, 422: {}, 503: {}, 413: {}, 401: {}, 403: {}},
         openapi_extra=_documented_body(ReportIn, idempotency_key=_CLIENT_KEY.json_schema()),
     )
     async def submit_report(request: Request) -> Response:
@@ -404,7 +404,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post(
         f"{REPORTS_PATH}/batch",
         response_model=BatchResult,
-        responses={503: {}, 413: {}},
+        responses={400: {}, 422: {}, 503: {}, 413: {}, 401: {}, 403: {}},
         openapi_extra=_documented_body(BatchIn),
     )
     async def submit_batch(request: Request) -> Response:
