@@ -115,6 +115,7 @@ PLACEHOLDERS = {kind: f"[{kind.name}]" for kind, _ in _PATTERNS}
 
 # Digits (\d as in the patterns: any Unicode decimal digit) with at most one space or dash between two.
 _DIGIT_GROUPS = re.compile(r"\d(?:[ -]?\d)*")
+_FIVE_DIGIT_GROUP = re.compile(r"\d(?:[ -]?\d){4}")  # every digit condition below needs 5 at least
 
 
 def _could_match(text: str) -> tuple[IdentifierKind, ...]:
@@ -129,7 +130,9 @@ def _could_match(text: str) -> tuple[IdentifierKind, ...]:
     that fails on the original text also fails on the text as each earlier pattern left it:
     skipping a kind never changes the result (property-tested against `substitute` with every kind).
     """
-    most_digits = max((len(g) - g.count(" ") - g.count("-") for g in _DIGIT_GROUPS.findall(text)), default=0)
+    most_digits = 0
+    if _FIVE_DIGIT_GROUP.search(text):  # amounts ("2,000元", "1057块") mostly have fewer
+        most_digits = max(len(g) - g.count(" ") - g.count("-") for g in _DIGIT_GROUPS.findall(text))
     possible = []
     if "@" in text:
         possible.append(IdentifierKind.EMAIL)
