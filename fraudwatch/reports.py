@@ -232,7 +232,7 @@ def sanitise(
         )
         for value in values
     ]
-    domains = sorted({(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls})
+    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls}
     key_used = client_key or report.report_id
     return SanitisedReport(
         report_id=report_id_for(submitter, key_used, fresh_id),
@@ -251,9 +251,10 @@ def sanitise(
         victim_id_hash=tagged_hash(key, IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
         victim_age_band=str(victim.age_band) if victim.age_band else "",
         victim_gender=str(victim.gender) if victim.gender else "",
-        scammer_contacts=tuple(dict.fromkeys(contacts)),
-        scammer_domains=tuple(d for d in domains if d),
-        mentioned_identifiers=tuple(dict.fromkeys(f"{kind}:{digest}" for kind, digest in mentioned)),
+        # Most reports name no URL and mention no identifier: empty tuples without building them.
+        scammer_contacts=tuple(dict.fromkeys(contacts)) if contacts else (),
+        scammer_domains=tuple(sorted(h for h in hosts if h)) if hosts else (),
+        mentioned_identifiers=tuple(dict.fromkeys(f"{k}:{digest}" for k, digest in mentioned)) if mentioned else (),
     )
 
 
