@@ -19,20 +19,25 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fraudwatch import logs
 from fraudwatch.auth import Principal, Role, TokenRegistry
+from fraudwatch.broker import die_with_parent
 from fraudwatch.errors import StorageError
 from fraudwatch.metrics import record
 from fraudwatch.producer import EnvelopeProducer
-from fraudwatch.reports import ClientKey, ReportIn, sanitise
+from fraudwatch.reports import ClientKey, ReportIn, fresh_report_ids, sanitise
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
 from streams.envelope import SanitisedReport
@@ -52,6 +57,15 @@ class Accepted(BaseModel):
 
 class BatchIn(BaseModel):
     reports: list[dict[str, Any]] = Field(min_length=1, description="Each item is a report (see ReportIn)")
+
+
+class _ValidBatch(BaseModel):
+    """A batch whose every item is valid: the common case, checked in one pass over the raw body."""
+
+    reports: list[ReportIn] = Field(min_length=1)
+
+
+_CLIENT_KEY = TypeAdapter(ClientKey)
 
 
 class ItemResult(BaseModel):
@@ -138,25 +152,64 @@ class _TooLarge(Exception):
     pass
 
 
-async def _authenticated(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+def _principal(request: Request, authorization: str | None) -> Principal:
     principal: Principal | None = request.app.state.tokens.authenticate(authorization)
     if principal is None:
         raise HTTPException(401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 
+def _require(principal: Principal, role: Role) -> Principal:
+    if role not in principal.roles:
+        raise HTTPException(403, f"this token may not do that (needs the {role.value} role)")
+    return principal
+
+
+def _submitter(request: Request) -> Principal:
+    """The ingest endpoints check the token themselves: FastAPI's dependency solving costs more per
+    request than everything else the single-report path does."""
+    return _require(_principal(request, request.headers.get("authorization")), Role.SUBMITTER)
+
+
+async def _authenticated(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    return _principal(request, authorization)
+
+
 def _having(role: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(_authenticated)]) -> Principal:
-        if role not in principal.roles:
-            raise HTTPException(403, f"this token may not do that (needs the {role.value} role)")
-        return principal
+        return _require(principal, role)
 
     return check
 
 
-Submitter = Annotated[Principal, Depends(_having(Role.SUBMITTER))]
+def _documented_body(model: type[BaseModel], **headers: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for an endpoint that reads its JSON body and headers itself (the model joins the
+    document's components in `create_app`'s `openapi`)."""
+    schemas = {"authorization": {"type": "string"}} | {name.replace("_", "-"): s for name, s in headers.items()}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        },
+        "parameters": [{"name": n, "in": "header", "required": False, "schema": s} for n, s in schemas.items()],
+    }
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
 Analyst = Annotated[Principal, Depends(_having(Role.ANALYST))]
 Anyone = Annotated[Principal, Depends(_authenticated)]
+
+
+def app_of_worker_process() -> FastAPI:
+    """The app in one of `api_workers` processes started by uvicorn: settings from the environment
+    `fraudwatch api` itself was started with (there are no options), and gone with its parent."""
+    die_with_parent()
+    settings = Settings()
+    logs.configure("api", settings.log_level)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -258,19 +311,21 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("unexpected error")
         return JSONResponse({"error": "internal error"}, 500)
 
-    def prepare(report: ReportIn, who: Principal, client_key: str | None) -> SanitisedReport:
-        try:
-            return sanitise(
-                report,
-                key=key,
-                zone=settings.zone,
-                now=datetime.now(settings.zone),
-                submitter=who.name,
-                default_channel=who.channel,
-                client_key=client_key,
-            )
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+    zone = settings.zone
+
+    def prepare(
+        report: ReportIn, who: Principal, now: datetime, client_key: str | None = None, fresh_id: str | None = None
+    ) -> SanitisedReport:
+        return sanitise(
+            report,
+            key=key,
+            zone=zone,
+            now=now,
+            submitter=who.name,
+            default_channel=who.channel,
+            client_key=client_key,
+            fresh_id=fresh_id,
+        )
 
     async def deliver(reports: list[SanitisedReport]) -> list[BaseException | None]:
         fresh = [r for r in reports if not (r.client_keyed and cache.seen(r.report_id))]
@@ -284,51 +339,103 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post(REPORTS_PATH, status_code=202, response_model=Accepted, responses={503: {}, 413: {}, 401: {}, 403: {}})
-    async def submit_report(
-        report: ReportIn,
-        who: Submitter,
-        idempotency_key: Annotated[ClientKey | None, Header()] = None,
-    ) -> Accepted:
+    def validated(body: bytes, model: type[BaseModel], header: tuple[str, str | None] | None = None) -> Any:
+        """The body as `model`, or the 400/422 that names the fields (and the header) at fault."""
+        errors: list[Any] = []
+        if header is not None and header[1] is not None:
+            try:
+                _CLIENT_KEY.validate_python(header[1])
+            except ValidationError as exc:
+                errors += [{**e, "loc": ("header", header[0], *e["loc"])} for e in exc.errors(include_url=False)]
+        try:
+            parsed = model.model_validate_json(body)
+        except ValidationError as exc:
+            errors += exc.errors(include_url=False)
+        if errors:
+            raise RequestValidationError(errors)
+        return parsed
+
+    @app.post(
+        REPORTS_PATH,
+        status_code=202,
+        response_model=Accepted,
+        responses={400: {}, 422: {}, 503: {}, 413: {}, 401: {}, 403: {}},
+        openapi_extra=_documented_body(ReportIn, idempotency_key=_CLIENT_KEY.json_schema()),
+    )
+    async def submit_report(request: Request) -> Response:
+        who = _submitter(request)
+        idempotency_key = request.headers.get("idempotency-key")
+        report: ReportIn = validated(await request.body(), ReportIn, ("idempotency-key", idempotency_key))
         if idempotency_key and report.report_id and idempotency_key != report.report_id:
             raise HTTPException(422, "Idempotency-Key and report_id disagree")
-        sanitised = prepare(report, who, idempotency_key)
+        try:
+            sanitised = prepare(report, who, datetime.now(zone), client_key=idempotency_key)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
         (outcome,) = await deliver([sanitised])
         if isinstance(outcome, KafkaError | TimeoutError):
             raise Unavailable(repr(outcome))
         if outcome is not None:
             raise outcome
-        return Accepted(report_id=sanitised.report_id)
+        return _json({"report_id": sanitised.report_id, "status": "accepted"}, 202)
 
-    @app.post(f"{REPORTS_PATH}/batch", response_model=BatchResult, responses={503: {}, 413: {}})
-    async def submit_batch(batch: BatchIn, who: Submitter) -> BatchResult | JSONResponse:
-        if len(batch.reports) > settings.max_batch_reports:
+    def batch_items(body: bytes) -> list[ReportIn | list[dict[str, str]]]:
+        """Each item of a batch body: the report, or what is wrong with it by field."""
+        try:
+            reports = _ValidBatch.model_validate_json(body).reports
+        except ValidationError:
+            # Some item is invalid (or the body is): item by item, to answer each one.
+            loose: BatchIn = validated(body, BatchIn)
+            check_batch_size(len(loose.reports))
+            items: list[ReportIn | list[dict[str, str]]] = []
+            for item in loose.reports:
+                try:
+                    items.append(ReportIn.model_validate(item))
+                except ValidationError as exc:
+                    items.append(field_errors(exc.errors()))
+            return items
+        check_batch_size(len(reports))
+        return list(reports)
+
+    def check_batch_size(count: int) -> None:
+        if count > settings.max_batch_reports:
             raise HTTPException(413, f"at most {settings.max_batch_reports} reports per batch")
-        results: list[ItemResult] = []
+
+    @app.post(
+        f"{REPORTS_PATH}/batch",
+        response_model=BatchResult,
+        responses={400: {}, 422: {}, 503: {}, 413: {}, 401: {}, 403: {}},
+        openapi_extra=_documented_body(BatchIn),
+    )
+    async def submit_batch(request: Request) -> Response:
+        who = _submitter(request)
+        items = batch_items(await request.body())
+        now = datetime.now(zone)
+        fresh = fresh_report_ids(len(items))
+        results: list[dict[str, Any]] = [{}] * len(items)
         ready: list[tuple[int, SanitisedReport]] = []
-        for index, item in enumerate(batch.reports):
+        for index, item in enumerate(items):
+            if isinstance(item, list):
+                results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": item}
+                continue
             try:
-                ready.append((index, prepare(ReportIn.model_validate(item), who, None)))
-            except ValidationError as exc:
-                results.append(ItemResult(index=index, status="rejected", errors=field_errors(exc.errors())))
-            except HTTPException as exc:
-                results.append(
-                    ItemResult(index=index, status="rejected", errors=[{"field": "", "problem": exc.detail}])
-                )
+                ready.append((index, prepare(item, who, now, fresh_id=fresh[index])))
+            except ValueError as exc:
+                errors = [{"field": "", "problem": str(exc)}]
+                results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": errors}
         outcomes = await deliver([r for _, r in ready])
+        counts = {"accepted": 0, "rejected": len(items) - len(ready), "failed": 0}
         for (index, report), outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
-                results.append(ItemResult(index=index, status="accepted", report_id=report.report_id))
+                counts["accepted"] += 1
+                results[index] = {"index": index, "status": "accepted", "report_id": report.report_id, "errors": None}
             else:
-                results.append(
-                    ItemResult(index=index, status="failed", errors=[{"field": "", "problem": "not stored"}])
-                )
-        results.sort(key=lambda r: r.index)
-        counts = {s: sum(r.status == s for r in results) for s in ("accepted", "rejected", "failed")}
-        body = BatchResult(results=results, **counts)
+                counts["failed"] += 1
+                not_stored = [{"field": "", "problem": "not stored"}]
+                results[index] = {"index": index, "status": "failed", "report_id": None, "errors": not_stored}
         if ready and counts["accepted"] == 0 and counts["failed"]:
-            return JSONResponse(body.model_dump(), 503, headers={"Retry-After": str(RETRY_AFTER_S)})
-        return body
+            return _json({**counts, "results": results}, 503, {"Retry-After": str(RETRY_AFTER_S)})
+        return _json({**counts, "results": results}, 200)
 
     @app.get("/api/v1/whoami")
     async def whoami(principal: Anyone) -> dict[str, Any]:
@@ -354,4 +461,15 @@ def create_app(settings: Settings) -> FastAPI:
         names = ("report_id", "category", "category_confidence", "channel", "region_code", "reported_at", "stored_at")
         return dict(zip(names, rows[0], strict=True))
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            _, bodies = models_json_schema(
+                [(ReportIn, "validation"), (BatchIn, "validation")], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(bodies["$defs"])
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -34,6 +34,9 @@ def _platform_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory [FRAUDWATCH_DATA_DIR]"),
         click.option("--host", help="Interface to listen on [FRAUDWATCH_HOST]"),
         click.option("--api-port", type=int, help="Producer API port, default 8080 [FRAUDWATCH_API_PORT]"),
+        click.option(
+            "--api-workers", type=int, help="Producer API processes (one core each), default 1 [FRAUDWATCH_API_WORKERS]"
+        ),
         click.option("--broker-port", type=int, help="Embedded broker port, default 19092 [FRAUDWATCH_BROKER_PORT]"),
         click.option(
             "--dashboard-port", type=int, help="Live dashboards port, default 3000 [FRAUDWATCH_DASHBOARD_PORT]"
@@ -128,7 +131,13 @@ def api() -> None:
 
     settings = load_settings()
     logs.configure("api", settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.api_port, log_config=None, access_log=False)
+    where: dict[str, Any] = {"host": settings.host, "port": settings.api_port, "log_config": None, "access_log": False}
+    if settings.api_workers == 1:
+        uvicorn.run(create_app(settings), **where)
+        return
+    # Several processes accept on the one socket this process binds; each builds its own app (and
+    # Kafka producer) from the same environment, and uvicorn restarts one that dies.
+    uvicorn.run("fraudwatch.api:app_of_worker_process", factory=True, workers=settings.api_workers, **where)
 
 
 def _read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import json
 import re
@@ -28,6 +27,7 @@ from typing import IO, Any, Final
 
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.pii import IdentifierKind, normalise
+from fraudwatch.pii import KeyedHasher as KeyedHasher  # re-exported: the leak loader's hasher is pii's
 
 
 class LeakFileError(FraudwatchError):
@@ -280,33 +280,6 @@ def clean_identifier(kind: IdentifierKind, raw: str) -> str | None:
     if value in EMPTY_MARKERS:
         return ""
     return _CLEANERS[kind](value)
-
-
-class KeyedHasher:
-    """fraudwatch.pii.tagged_hash for many values under one key.
-
-    HMAC-SHA256 (RFC 2104) with the padded key's inner and outer SHA-256 states computed once and
-    copied per value: `hmac.new` per value costs three times as much, which at tens of millions of
-    identifiers is minutes. `hash(kind, normalised)` equals `tagged_hash(key, kind, raw)` for every
-    spelling `raw` of the identifier (unit-tested against pii itself).
-    """
-
-    def __init__(self, key: bytes) -> None:
-        block = hashlib.sha256().block_size
-        if len(key) > block:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(block, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def hash(self, kind: str, normalised: str) -> str:
-        """`kind` is an IdentifierKind (or its value); the result is "kind:32 hex digits"."""
-        prefix = kind + ":"
-        inner = self._inner.copy()
-        inner.update((prefix + normalised).encode())
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return prefix + outer.hexdigest()[:32]
 
 
 # --- column mapping -------------------------------------------------------------------------------

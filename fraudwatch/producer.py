@@ -13,27 +13,58 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
+from murmurhash2 import murmurhash2
 
-from streams.envelope import SanitisedReport, encode_envelope
+from streams.envelope import ENVELOPE_VERSION, SanitisedReport
 
 log = logging.getLogger(__name__)
 
 # Kafka's default message limit is 1 MiB; stay well below it whatever the descriptions weigh.
 MAX_ENVELOPE_BYTES = 512 * 1024
 _REPORT_OVERHEAD_BYTES = 700
+# The seed of Kafka's murmur2 (Utils.murmur2 in the Java client, aiokafka.partitioner.murmur2).
+_KAFKA_MURMUR2_SEED = 0x9747B28C
 
 
 def partition_for(report_id: str, partitions: int) -> int:
-    return int(murmur2(report_id.encode()) & 0x7FFFFFFF) % partitions
+    """Kafka's default partition for this key: murmur2 in C (aiokafka's is pure Python, ~10x slower)."""
+    return (murmurhash2(report_id.encode(), _KAFKA_MURMUR2_SEED) & 0x7FFFFFFF) % partitions
+
+
+def _outcome(envelope: asyncio.Future[None]) -> BaseException | None:
+    if envelope.cancelled():  # nothing here cancels one; if something did, the report is not stored
+        return RuntimeError("the envelope was cancelled")
+    return envelope.exception()
+
+
+def envelope_bytes(epoch: str, reports: Sequence[SanitisedReport]) -> bytes:
+    """`streams.envelope.encode_envelope`, byte for byte (unit-tested), at a fifth of its cost.
+
+    The stdlib encoder of `to_wire` dicts was a tenth of the API's CPU per report in a batch. orjson
+    writes the dataclass itself, fields in order and tuples as lists, as `to_wire` does; times go
+    through `isoformat` as there, because orjson would round a zone offset with seconds (the LMT
+    offsets of old dates) to the minute.
+    """
+    body = {"v": ENVELOPE_VERSION, "epoch": epoch, "reports": list(reports)}
+    return orjson.dumps(body, default=_isoformat, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _isoformat(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not part of an envelope")
 
 
 @dataclass
 class _Pending:
+    """The reports gathered for one envelope, and one future that settles them all."""
+
+    done: asyncio.Future[None]
     reports: list[SanitisedReport] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
     size: int = 0
     timer: asyncio.TimerHandle | None = None
 
@@ -66,21 +97,24 @@ class EnvelopeProducer:
     async def send(self, reports: Sequence[SanitisedReport]) -> list[BaseException | None]:
         """Per report, in order: None when Kafka holds it, else the error."""
         loop = asyncio.get_running_loop()
-        waiters = []
+        # One future per envelope, not per report: a batch of 500 makes a handful, not 500.
+        envelopes: list[asyncio.Future[None]] = []
         for report in reports:
             partition = partition_for(report.report_id, self._partitions)
-            pending = self._pending.setdefault(partition, _Pending())
-            waiter: asyncio.Future[None] = loop.create_future()
+            pending = self._pending.get(partition)
+            if pending is None:
+                pending = self._pending[partition] = _Pending(loop.create_future())
             pending.reports.append(report)
-            pending.waiters.append(waiter)
             pending.size += len(report.description.encode()) + _REPORT_OVERHEAD_BYTES
-            waiters.append(waiter)
+            envelopes.append(pending.done)
             if len(pending.reports) >= self._max_reports or pending.size >= MAX_ENVELOPE_BYTES:
                 self._ship(partition)
             elif pending.timer is None:
                 pending.timer = loop.call_later(self._linger_s, self._ship, partition)
-        outcomes = await asyncio.gather(*waiters, return_exceptions=True)
-        return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
+        if envelopes:
+            # wait(), unlike gather(), leaves the shared futures alone if this caller is cancelled.
+            await asyncio.wait(set(envelopes))
+        return [_outcome(envelope) for envelope in envelopes]
 
     def _ship(self, partition: int) -> None:
         pending = self._pending.pop(partition, None)
@@ -93,22 +127,21 @@ class EnvelopeProducer:
         task.add_done_callback(self._in_flight.discard)
 
     async def _deliver(self, partition: int, pending: _Pending) -> None:
-        payload = encode_envelope(self._epoch, pending.reports)
         try:
+            payload = envelope_bytes(self._epoch, pending.reports)
             await asyncio.wait_for(
                 self._producer.send_and_wait(self._topic, payload, partition=partition), self._timeout_s
             )
         except BaseException as exc:
-            for waiter in pending.waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            if not pending.done.done():
+                pending.done.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+                pending.done.exception()  # retrieved here: callers that went away must not log it unread
             if not isinstance(exc, Exception):
                 raise
             return
         self.envelopes_sent += 1
-        for waiter in pending.waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        if not pending.done.done():
+            pending.done.set_result(None)
 
     async def close(self) -> None:
         """Ship what is gathered and wait for it, so stopping the API loses no acknowledged report."""

@@ -7,6 +7,7 @@ redacted, and nothing personal leaves in clear.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -170,11 +171,31 @@ class ReportIn(_Strict):
         return self
 
 
-def report_id_for(submitter: str, client_key: str | None) -> str:
-    """A client key always maps to the same report_id for one submitter; otherwise a fresh one."""
+_NO_VICTIM = Victim()
+_NO_SCAMMER = Scammer()
+# The RFC 4122 variant puts 10 in the top bits of the clock_seq byte: 8, 9, a or b as its first hex digit.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def report_id_for(submitter: str, client_key: str | None, fresh: str | None = None) -> str:
+    """A client key always maps to the same report_id for one submitter; otherwise `fresh` or a new one."""
     if client_key is None:
-        return str(uuid.uuid4())
+        return fresh or str(uuid.uuid4())
     return str(uuid.uuid5(_CLIENT_KEY_NAMESPACE, f"{submitter}\x00{client_key}"))
+
+
+def fresh_report_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs, as `uuid.uuid4()` makes them, from one read of os.urandom.
+
+    A batch needs hundreds at once; one `uuid4()` each (a system call, a UUID object, its str) costs
+    several times as much as slicing one random hex string.
+    """
+    raw = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = raw[start : start + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}")
+    return ids
 
 
 def sanitise(
@@ -186,48 +207,54 @@ def sanitise(
     submitter: str = "",
     default_channel: str | None = None,
     client_key: str | None = None,
+    fresh_id: str | None = None,
 ) -> SanitisedReport:
-    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned."""
+    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned.
+
+    `fresh_id` (from `fresh_report_ids`) is the report_id of a report that carries no client key.
+    """
     reported_at = (report.reported_at or now).astimezone(zone)
     if reported_at > now + MAX_CLOCK_SKEW:
         raise ValueError("reported_at is in the future")
     description, mentioned = redact(report.description, key)
-    victim = report.victim or Victim()
-    scammer = report.scammer or Scammer()
+    victim = report.victim or _NO_VICTIM
+    scammer = report.scammer or _NO_SCAMMER
     victim_phone = report.victim_phone or victim.phone
 
-    def hashes(kind: IdentifierKind, values: list[str]) -> list[str]:
-        return [tagged_hash(key, kind, v) for v in values]
-
-    contacts = (
-        hashes(IdentifierKind.PHONE, scammer.phones)
-        + hashes(IdentifierKind.QQ, scammer.qq)
-        + hashes(IdentifierKind.WECHAT, scammer.wechat)
-        + hashes(IdentifierKind.URL, scammer.urls)
-        + hashes(IdentifierKind.BANK_CARD, scammer.bank_accounts)
-    )
-    domains = sorted({(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls})
+    contacts = [
+        tagged_hash(key, kind, value)
+        for kind, values in (
+            (IdentifierKind.PHONE, scammer.phones),
+            (IdentifierKind.QQ, scammer.qq),
+            (IdentifierKind.WECHAT, scammer.wechat),
+            (IdentifierKind.URL, scammer.urls),
+            (IdentifierKind.BANK_CARD, scammer.bank_accounts),
+        )
+        for value in values
+    ]
+    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls}
     key_used = client_key or report.report_id
     return SanitisedReport(
-        report_id=report_id_for(submitter, key_used),
+        report_id=report_id_for(submitter, key_used, fresh_id),
         reported_at=reported_at,
         occurred_at=(report.occurred_at or reported_at).astimezone(zone),
-        channel=(report.channel.value if report.channel else None) or default_channel or Channel.OTHER.value,
+        channel=(str(report.channel) if report.channel else None) or default_channel or Channel.OTHER.value,
         region_code=report.region_code,
         amount_lost_fen=int(report.amount_lost * 100),
         description=description,
-        citizen_category=report.category.value if report.category else "",
+        citizen_category=str(report.category) if report.category else "",
         victim_phone_hash=tagged_hash(key, IdentifierKind.PHONE, victim_phone) if victim_phone else "",
         submitter=submitter,
         client_keyed=key_used is not None,
-        contact_method=report.contact_method.value if report.contact_method else "",
-        payment_channel=scammer.payment_channel.value if scammer.payment_channel else "",
+        contact_method=str(report.contact_method) if report.contact_method else "",
+        payment_channel=str(scammer.payment_channel) if scammer.payment_channel else "",
         victim_id_hash=tagged_hash(key, IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
-        victim_age_band=victim.age_band.value if victim.age_band else "",
-        victim_gender=victim.gender.value if victim.gender else "",
-        scammer_contacts=tuple(dict.fromkeys(contacts)),
-        scammer_domains=tuple(d for d in domains if d),
-        mentioned_identifiers=tuple(dict.fromkeys(f"{kind.value}:{digest}" for kind, digest in mentioned)),
+        victim_age_band=str(victim.age_band) if victim.age_band else "",
+        victim_gender=str(victim.gender) if victim.gender else "",
+        # Most reports name no URL and mention no identifier: empty tuples without building them.
+        scammer_contacts=tuple(dict.fromkeys(contacts)) if contacts else (),
+        scammer_domains=tuple(sorted(h for h in hosts if h)) if hosts else (),
+        mentioned_identifiers=tuple(dict.fromkeys(f"{k}:{digest}" for k, digest in mentioned)) if mentioned else (),
     )
 
 

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         default=2.0, ge=0, le=1000, description="How long the API gathers reports into one Kafka message"
     )
     envelope_max_reports: int = Field(default=500, ge=1, le=10_000)
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="Producer API processes sharing the port; one process is one core"
+    )
 
     alerts_enabled: bool = Field(default=True, description="Run the early-warning detectors in the worker")
     alert_interval_s: float = Field(default=30.0, gt=0, le=3600, description="How often the detectors run")

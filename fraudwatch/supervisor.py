@@ -180,7 +180,8 @@ class Platform:
         )
         lines = [
             "fraudwatch is up",
-            f"  producer API  http://{s.host}:{s.api_port}/api/v1/reports   (OpenAPI: /docs)",
+            f"  producer API  http://{s.host}:{s.api_port}/api/v1/reports   (OpenAPI: /docs)"
+            + (f"; {s.api_workers} processes" if s.api_workers > 1 else ""),
             f"  Kafka         {kafka}",
             f"  ClickHouse    {clickhouse}",
             f"  dashboards    http://{s.host}:{s.dashboard_port}/dashboards/overview   (also /leaks, /health)",

@@ -22,7 +22,16 @@ from fraudwatch.auth import token_digest
 from fraudwatch.broker import ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.settings import Settings
 from fraudwatch.testing import clickhouse_texts, raw_identifiers_in, topic_values
-from tests.integration.conftest import AUTH, RunningPlatform, free_port, report_json, unique, wait_until
+from tests.integration.conftest import (
+    AUTH,
+    RunningPlatform,
+    alive,
+    children_of,
+    free_port,
+    report_json,
+    unique,
+    wait_until,
+)
 
 SUBMITTER = "fw_submitter-only-token"
 ANALYST = "fw_analyst-only-token"
@@ -324,3 +333,48 @@ def test_submit_command_counts_broken_lines_and_exits_non_zero(platform: Running
     assert (
         "line 2:" in result.stderr and "line 3: rejected: region_code" in result.stderr and "line 6:" in result.stderr
     )
+
+
+def test_several_api_processes_share_one_port_and_die_with_their_parent(broker: str, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=broker,
+        api_port=free_port(),
+        api_workers=2,
+        dev_token="fw_t",
+        topic_prefix=unique("workers"),
+    )
+    asyncio.run(ensure_topics(settings))
+    api = subprocess.Popen(
+        [sys.executable, "-m", "fraudwatch", "api"],
+        env=settings.child_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{settings.api_port}"
+    try:
+        wait_until(lambda: _answers(f"{base}/health"), 60, "the API processes")
+        serving = children_of(api.pid)
+        assert len(serving) >= 2
+        headers = {"Authorization": "Bearer fw_t"}
+        # New connections each time, so that both processes take some.
+        answers = [httpx.post(f"{base}/api/v1/reports", json=report_json(i), headers=headers) for i in range(30)]
+        assert [a.status_code for a in answers] == [202] * 30
+        batch = httpx.post(f"{base}/api/v1/reports/batch", json={"reports": [report_json(i) for i in range(40)]},
+                           headers=headers, timeout=15).json()  # fmt: skip
+        assert batch["accepted"] == 40
+        held = "\n".join(asyncio.run(topic_values(broker)))
+        accepted = [a.json()["report_id"] for a in answers] + [r["report_id"] for r in batch["results"]]
+        assert all(report_id in held for report_id in accepted)
+    finally:
+        api.send_signal(signal.SIGKILL)
+        api.wait()
+    wait_until(lambda: not any(alive(pid) for pid in serving), 15, "the API processes to die with their parent")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

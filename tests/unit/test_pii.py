@@ -7,8 +7,11 @@ import hmac
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fraudwatch.pii import PLACEHOLDERS, IdentifierKind, keyed_hash, normalise, redact
+from fraudwatch.pii import PLACEHOLDERS, IdentifierKind, KeyedHasher, keyed_hash, normalise, redact, substitute
+from fraudwatch.simulate import generate_reports
 
 KEY = b"unit-test-key"
 OTHER_KEY = b"another-unit-test-key"
@@ -263,3 +266,70 @@ def test_redact_prefixed_phone_without_separator_is_a_phone(raw: str) -> None:
     redacted, found = redact(f"来电{raw}", KEY)
     assert redacted == "来电[PHONE]"
     assert found == [(IdentifierKind.PHONE, keyed_hash(KEY, IdentifierKind.PHONE, PHONE))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_text", "kind", "raw"),
+    [
+        ("加我QQ 12345678详谈", "加我QQ [QQ]详谈", IdentifierKind.QQ, "12345678"),
+        ("扣扣号：987654321", "扣扣号：[QQ]", IdentifierKind.QQ, "987654321"),
+        ("qQ:55555", "qQ:[QQ]", IdentifierKind.QQ, "55555"),
+        ("加微信 scam_boss88 领取", "加微信 [WECHAT] 领取", IdentifierKind.WECHAT, "scam_boss88"),
+        ("VX: Abc-123x", "VX: [WECHAT]", IdentifierKind.WECHAT, "Abc-123x"),
+        ("WeChat号 helper2024", "WeChat号 [WECHAT]", IdentifierKind.WECHAT, "helper2024"),
+        # Full-width and other Unicode digits are digits to the patterns (\d), so to the fast path too.
+        (
+            "卡号６２２２０２１２３４５６７８９０",
+            "卡号[BANK_CARD]",
+            IdentifierKind.BANK_CARD,
+            "６２２２０２１２３４５６７８９０",
+        ),
+        ("卡号٦٢٢٢٠٢١٢٣٤٥٦٧٨٩٠١٢٣", "卡号[BANK_CARD]", IdentifierKind.BANK_CARD, "٦٢٢٢٠٢١٢٣٤٥٦٧٨٩٠١٢٣"),
+    ],
+)
+def test_redact_replaces_named_and_unicode_digit_identifiers(
+    text: str, expected_text: str, kind: IdentifierKind, raw: str
+) -> None:
+    redacted, found = redact(text, KEY)
+    assert redacted == expected_text
+    assert found == [(kind, keyed_hash(KEY, kind, raw))]
+
+
+# --- the fast path: skipping patterns that cannot match --------------------------------------------
+
+ALL_KINDS = tuple(IdentifierKind)
+# Characters that matter to some pattern, to the skip conditions, or to case-insensitive matching
+# (İ ı ſ K fold onto ASCII letters under IGNORECASE); the rest is filler.
+TRICKY = [*"0123456789１２３٣४ +-_.:：@XxqQ扣微信号vVwWeEiIxXnNcChHaAtTkKsS", "İ", "ı", "ſ", "K", "骗", "，", "\n"]
+PIECES = [
+    "13800138000", "+86 138 0013 8000", "0086", "86-", "6222 0212 3456 7890 123", "6222-0212-3456-7890",
+    "110105194912310021", "11010519491231002x", "a.b+c@ex.com", "@", "QQ", "扣扣号：", "qq 123456789",
+    "微信号：", "vx ", "wx:", "weixin", "WeChat ", "weİxin ", "abc_def1", "Kelvin_1", "12345", "2024年",
+]  # fmt: skip
+texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.sampled_from(PIECES)), max_size=40).map("".join)
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(texts)
+def test_redact_equals_applying_every_pattern(text: str) -> None:
+    assert redact(text, KEY) == substitute(text, KEY, tuple(IdentifierKind))
+
+
+def test_redact_equals_applying_every_pattern_on_simulated_descriptions() -> None:
+    descriptions = [r.body["description"] for r in generate_reports(3000, seed=7)]
+    mentioned = 0
+    for text in descriptions:
+        fast = redact(text, KEY)
+        assert fast == substitute(text, KEY, ALL_KINDS)
+        mentioned += bool(fast[1])
+    assert mentioned > 100  # the corpus exercises the slow path as well as the skips
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"x" * 64, b"y" * 65, bytes(range(256)) * 2])
+def test_keyed_hasher_is_hmac_sha256_for_any_key_length(key: bytes) -> None:
+    hasher = KeyedHasher(key)
+    for kind, value in ((IdentifierKind.PHONE, PHONE), (IdentifierKind.EMAIL, EMAIL), (IdentifierKind.QQ, "")):
+        expected = hmac.new(key, f"{kind.value}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        assert hasher.digest(kind.value, value) == expected
+        assert hasher.hash(kind.value, value) == f"{kind.value}:{expected}"
+        assert keyed_hash(key, kind, value) == expected

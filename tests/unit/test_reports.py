@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from fraudwatch.pii import IdentifierKind, keyed_hash
-from fraudwatch.reports import Channel, ReportIn
+from fraudwatch.reports import Channel, ReportIn, fresh_report_ids
 from fraudwatch.reports import sanitise as sanitise_report
 from fraudwatch.settings import ENV_PREFIX, Settings
 from streams.envelope import SanitisedReport, decode_envelope, encode_envelope
@@ -298,6 +298,31 @@ def test_report_id_is_a_fresh_uuid(settings: Settings) -> None:
     second = sanitise(report(), settings, NOW)
     assert str(uuid.UUID(first.report_id)) == first.report_id
     assert first.report_id != second.report_id
+
+
+def test_fresh_report_ids_are_distinct_version_4_uuids() -> None:
+    ids = fresh_report_ids(20_000)
+    assert len(set(ids)) == len(ids) == 20_000
+    for report_id in ids:
+        parsed = uuid.UUID(report_id)
+        assert str(parsed) == report_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # All 122 random bits vary: every hex position other than the fixed version digit takes many values.
+    positions = [{report_id[i] for report_id in ids} for i in range(36)]
+    assert [i for i, seen in enumerate(positions) if len(seen) == 1] == [8, 13, 14, 18, 23]
+    assert positions[19] == set("89ab")
+    assert fresh_report_ids(0) == []
+
+
+def test_a_fresh_id_is_used_only_without_a_client_key(settings: Settings) -> None:
+    key = settings.hash_key.get_secret_value().encode()
+    fresh = fresh_report_ids(1)[0]
+    plain = sanitise_report(report(), key=key, zone=settings.zone, now=NOW, fresh_id=fresh)
+    assert plain.report_id == fresh and not plain.client_keyed
+    keyed = sanitise_report(report(report_id="client-1"), key=key, zone=settings.zone, now=NOW, fresh_id=fresh)
+    by_header = sanitise_report(report(), key=key, zone=settings.zone, now=NOW, client_key="client-1", fresh_id=fresh)
+    assert keyed.report_id == by_header.report_id != fresh
+    assert keyed.client_keyed and by_header.client_keyed
 
 
 def test_sanitised_report_survives_the_envelope(settings: Settings) -> None:

@@ -1,0 +1,205 @@
+"""CPU the producer API spends per report, single and batched, against a baseline revision in the same run.
+
+A script to run by hand, not a test. It starts an embedded broker, then in turn the API of each variant
+(`python -m fraudwatch api` with the variant's code first on PYTHONPATH) and loads it from a separate
+process as `fraudwatch bench` does: 8 clients sending single reports back to back, then 4 clients sending
+batches of 500 simulated reports, `--duration` seconds each. The figure is the API process's CPU time
+(/proc) per accepted report; the ratio to the baseline, measured minutes apart on the same machine, is
+what carries over to another machine. Rounds alternate the variants, and the best round of each counts
+(the one least disturbed by other processes).
+
+Variants: the baseline revision's code with uvloop and httptools hidden (asyncio + h11, as the API ran
+before they were dependencies), the same code with them, and this tree.
+
+    python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fraudwatch.auth import new_token  # noqa: E402 (needs the sys.path entry above)
+from fraudwatch.benchmark import (  # noqa: E402
+    BATCH_PATH,
+    REPORTS_PATH,
+    ChildProcess,
+    LoadSpec,
+    free_port,
+    run_load,
+    spawn,
+    usage,
+)
+from fraudwatch.broker import die_with_parent, ensure_topics, start_embedded_broker, wait_for_broker  # noqa: E402
+from fraudwatch.settings import Settings  # noqa: E402
+from fraudwatch.simulate import generate_reports  # noqa: E402
+
+# Modules that make uvicorn fall back to asyncio's loop and h11 when they are first on sys.path.
+HIDDEN = ("uvloop", "httptools")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    source: Path
+    hide_fast_server: bool = False
+
+
+def extract(revision: str, into: Path) -> Path:
+    """The packages of `revision`, from git's object store (nothing in the working tree changes)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "fraudwatch", "streams", "sinks"],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def hiding_dir(into: Path) -> Path:
+    for name in HIDDEN:
+        (into / name).mkdir(parents=True, exist_ok=True)
+        (into / name / "__init__.py").write_text(f'raise ImportError("{name} hidden by bench_api")\n')
+    return into
+
+
+def start_api(variant: Variant, settings: Settings, hidden: Path, workdir: Path) -> ChildProcess:
+    env = settings.child_environment()
+    paths = [str(hidden)] if variant.hide_fast_server else []
+    env["PYTHONPATH"] = os.pathsep.join([*paths, str(variant.source)])
+    api = spawn("api", [sys.executable, "-m", "fraudwatch", "api"], env, workdir, workdir / f"api-{variant.name}.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not api.alive():
+            raise RuntimeError(f"the API of {variant.name} exited:\n{api.tail()}")
+        try:
+            if httpx.get(f"http://{settings.host}:{settings.api_port}/health", timeout=1).status_code == 200:
+                return api
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API of {variant.name} did not start:\n{api.tail()}")
+
+
+def measure(
+    loads: ProcessPoolExecutor, api: ChildProcess, settings: Settings, token: str, kind: str, bodies: list[bytes],
+    duration: float,
+) -> dict[str, Any]:  # fmt: skip
+    batch = kind == "batch"
+    spec = LoadSpec(
+        "closed", settings.host, settings.api_port, token, BATCH_PATH if batch else REPORTS_PATH, bodies, duration,
+        4 if batch else 8, batch=batch,
+    )  # fmt: skip
+    before = usage(api.pid)
+    load = loads.submit(run_load, spec).result()
+    after = usage(api.pid)
+    if before is None or after is None or not load.accepted_reports:
+        raise RuntimeError(f"{kind}: nothing accepted ({load.errors}):\n{api.tail()}")
+    cpu = after.cpu_s - before.cpu_s
+    return {
+        "reports_per_s": load.accepted_reports / load.elapsed_s,
+        "requests_per_s": load.requests / load.elapsed_s,
+        "api_cpu_us_per_report": cpu / load.accepted_reports * 1e6,
+        "api_cpu_utilisation": cpu / load.elapsed_s,
+        "waited_for_cpu_s": after.waiting_s - before.waiting_s,
+        "errors": load.errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default="6f636ed", help="git revision to compare with (default: %(default)s)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default: %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+
+    reports = generate_reports(2000, seed=20_241_128)
+    singles = [json.dumps(r.body, ensure_ascii=False).encode() for r in reports]
+    batches = [b'{"reports":[' + b",".join(singles[i : i + 500]) + b"]}" for i in range(0, len(singles), 500)]
+    token = new_token()
+
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:
+        workdir = Path(temp)
+        old = extract(args.baseline, workdir / "baseline")
+        hidden = hiding_dir(workdir / "hidden")
+        variants = [
+            Variant(f"{args.baseline}, asyncio + h11", old, hide_fast_server=True),
+            Variant(f"{args.baseline}, uvloop + httptools", old),
+            Variant("this tree", ROOT),
+        ]
+        settings = Settings(
+            data_dir=workdir,
+            broker_port=free_port(),
+            api_port=free_port(),
+            dev_token=token,
+            topic_prefix="benchapi",
+            clickhouse_url="http://127.0.0.1:9",  # none: the API's rejection counter fails quietly
+            log_level="WARNING",
+        )
+        broker = start_embedded_broker(settings, workdir / "broker.log")
+        loads = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
+        results: dict[str, dict[str, list[dict[str, Any]]]] = {v.name: {"single": [], "batch": []} for v in variants}
+        try:
+            asyncio.run(wait_for_broker(settings.bootstrap_servers))
+            asyncio.run(ensure_topics(settings))
+            for round_number in range(1, args.rounds + 1):
+                for variant in variants:
+                    api = start_api(variant, settings, hidden, workdir)
+                    try:
+                        for kind, bodies in (("single", singles), ("batch", batches)):
+                            figures = measure(loads, api, settings, token, kind, bodies, args.duration)
+                            results[variant.name][kind].append(figures)
+                            print(
+                                f"round {round_number} {variant.name:<32} {kind:<6} "
+                                f"{figures['reports_per_s']:>8,.0f} reports/s  "
+                                f"{figures['api_cpu_us_per_report']:>7,.1f} µs API CPU/report  "
+                                f"(API CPU {figures['api_cpu_utilisation']:.2f}, "
+                                f"waited {figures['waited_for_cpu_s']:.1f} s)",
+                                flush=True,
+                            )
+                    finally:
+                        api.stop()
+        finally:
+            loads.shutdown(cancel_futures=True)
+            broker.terminate()
+            broker.wait(15)
+
+    print()
+    print(f"best of {args.rounds} rounds, {args.duration:.0f} s each; ratio = baseline CPU / this variant's CPU")
+    print(f"{'variant':<34} {'kind':<7} {'reports/s':>10} {'API CPU/report':>15} {'one core':>10} {'ratio':>6}")
+    first = variants[0].name
+    for variant in variants:
+        for kind in ("single", "batch"):
+            best = min(results[variant.name][kind], key=lambda f: f["api_cpu_us_per_report"])
+            base = min(f["api_cpu_us_per_report"] for f in results[first][kind])
+            cpu = best["api_cpu_us_per_report"]
+            print(
+                f"{variant.name:<34} {kind:<7} {best['reports_per_s']:>10,.0f} {cpu:>12,.1f} µs "
+                f"{1e6 / cpu:>8,.0f}/s {base / cpu:>5.2f}x"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
