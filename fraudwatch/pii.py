@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import re
+import sys
+import unicodedata
 from enum import StrEnum
 
 
@@ -28,12 +31,12 @@ _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def normalise(kind: IdentifierKind, raw: str) -> str:
-    """Canonical form, so that formatting (+86, spaces, dashes, case) never changes the hash."""
-    value = raw.strip()
+    """Canonical form, so that formatting (+86, spaces, dashes, case, full-width digits) never changes the hash."""
+    value = plain(raw.strip())  # full-width or other digits hash like ASCII ones
     # Plain ASCII digits (the usual spelling) are only digits already: no substitution to run.
-    plain = value.isascii() and value.isdigit()
+    digits_only = value.isascii() and value.isdigit()
     if kind is IdentifierKind.PHONE:
-        digits = value if plain else _NON_DIGITS.sub("", value)
+        digits = value if digits_only else _NON_DIGITS.sub("", value)
         if digits.startswith(("0086", "86")):
             for prefix in ("0086", "86"):
                 if digits.startswith(prefix) and _CN_MOBILE.match(digits[len(prefix) :]):
@@ -42,7 +45,7 @@ def normalise(kind: IdentifierKind, raw: str) -> str:
     if kind is IdentifierKind.ID_CARD:
         return re.sub(r"[\s-]", "", value).upper()
     if kind in (IdentifierKind.BANK_CARD, IdentifierKind.QQ):
-        return value if plain else _NON_DIGITS.sub("", value)
+        return value if digits_only else _NON_DIGITS.sub("", value)
     if kind is IdentifierKind.URL:
         return value.lower().rstrip("/").removeprefix("https://").removeprefix("http://").removeprefix("www.")
     return value.lower()
@@ -149,8 +152,52 @@ def _could_match(text: str) -> tuple[IdentifierKind, ...]:
     return tuple(possible)
 
 
+@functools.cache
+def _identifier_folding() -> dict[int, str]:
+    """Every Unicode decimal digit to its ASCII digit, and the full-width ASCII forms identifiers are
+    written in (letters, "@", ".", "_", the ideographic space...) to ASCII; the full-width punctuation
+    of Chinese prose (，：；！？（）) is left as it is."""
+    table = {
+        cp: str(unicodedata.decimal(chr(cp)))
+        for cp in range(0x80, sys.maxunicode + 1)
+        if unicodedata.category(chr(cp)) == "Nd"
+    }
+    table.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F) if chr(cp) not in _PROSE_PUNCTUATION})
+    table[0x3000] = " "
+    return table
+
+
+_PROSE_PUNCTUATION = "，：；！？（）"
+
+
+@functools.cache
+def _foldable() -> re.Pattern[str]:
+    """One character class of everything `plain` changes in the Basic Multilingual Plane, as ranges,
+    and the whole of the planes beyond it (their digits' many small ranges make the class several
+    times slower; texts with such characters are rare enough to fold whole)."""
+    ranges: list[list[int]] = []
+    for cp in sorted(c for c in _identifier_folding() if c <= 0xFFFF):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "\U00010000-\U0010ffff]")
+
+
+def plain(text: str) -> str:
+    """`text` with identifiers' characters made ASCII, so that "１３８００１３８０００" or "ＱＱ １２３４５"
+    is recognised and hashed like its ASCII form."""
+    if text.isascii() or not _foldable().search(text):
+        return text
+    return text.translate(_identifier_folding())
+
+
 def redact(text: str, key: bytes) -> tuple[str, list[tuple[IdentifierKind, str]]]:
-    """Replace identifiers inside free text by typed placeholders; return the text and their hashes."""
+    """Replace identifiers inside free text by typed placeholders; return the text and their hashes.
+
+    The text is first made `plain`, so identifiers written in full-width or other digits are found
+    too (and the stored text keeps the folded form)."""
+    text = plain(text)
     return substitute(text, key, _could_match(text))
 
 

@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraudwatch.pii import PLACEHOLDERS, IdentifierKind, KeyedHasher, keyed_hash, normalise, redact, substitute
+from fraudwatch.pii import (
+    PLACEHOLDERS,
+    IdentifierKind,
+    KeyedHasher,
+    keyed_hash,
+    normalise,
+    plain,
+    redact,
+    substitute,
+)
 from fraudwatch.simulate import generate_reports
 
 KEY = b"unit-test-key"
@@ -277,14 +286,9 @@ def test_redact_prefixed_phone_without_separator_is_a_phone(raw: str) -> None:
         ("加微信 scam_boss88 领取", "加微信 [WECHAT] 领取", IdentifierKind.WECHAT, "scam_boss88"),
         ("VX: Abc-123x", "VX: [WECHAT]", IdentifierKind.WECHAT, "Abc-123x"),
         ("WeChat号 helper2024", "WeChat号 [WECHAT]", IdentifierKind.WECHAT, "helper2024"),
-        # Full-width and other Unicode digits are digits to the patterns (\d), so to the fast path too.
-        (
-            "卡号６２２２０２１２３４５６７８９０",
-            "卡号[BANK_CARD]",
-            IdentifierKind.BANK_CARD,
-            "６２２２０２１２３４５６７８９０",
-        ),
-        ("卡号٦٢٢٢٠٢١٢٣٤٥٦٧٨٩٠١٢٣", "卡号[BANK_CARD]", IdentifierKind.BANK_CARD, "٦٢٢٢٠٢١٢٣٤٥٦٧٨٩٠١٢٣"),
+        # Full-width and other Unicode digits are folded to ASCII first: found, and hashed as ASCII.
+        ("卡号６２２２０２１２３４５６７８９０", "卡号[BANK_CARD]", IdentifierKind.BANK_CARD, "6222021234567890"),
+        ("卡号٦٢٢٢٠٢١٢٣٤٥٦٧٨٩٠١٢٣", "卡号[BANK_CARD]", IdentifierKind.BANK_CARD, "6222021234567890123"),
     ],
 )
 def test_redact_replaces_named_and_unicode_digit_identifiers(
@@ -312,7 +316,7 @@ texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.sampled_from(PIECES)), ma
 @settings(max_examples=3000, deadline=None, database=None)
 @given(texts)
 def test_redact_equals_applying_every_pattern(text: str) -> None:
-    assert redact(text, KEY) == substitute(text, KEY, tuple(IdentifierKind))
+    assert redact(text, KEY) == substitute(plain(text), KEY, tuple(IdentifierKind))
 
 
 def test_redact_equals_applying_every_pattern_on_simulated_descriptions() -> None:
@@ -320,7 +324,7 @@ def test_redact_equals_applying_every_pattern_on_simulated_descriptions() -> Non
     mentioned = 0
     for text in descriptions:
         fast = redact(text, KEY)
-        assert fast == substitute(text, KEY, ALL_KINDS)
+        assert fast == substitute(plain(text), KEY, ALL_KINDS)
         mentioned += bool(fast[1])
     assert mentioned > 100  # the corpus exercises the slow path as well as the skips
 
@@ -333,3 +337,40 @@ def test_keyed_hasher_is_hmac_sha256_for_any_key_length(key: bytes) -> None:
         assert hasher.digest(kind.value, value) == expected
         assert hasher.hash(kind.value, value) == f"{kind.value}:{expected}"
         assert keyed_hash(key, kind, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "ascii_form"),
+    [
+        ("来电１３８００１３８０００说退款", IdentifierKind.PHONE, "13800138000"),
+        ("扣扣 １２３４５６７ 加我", IdentifierKind.QQ, "1234567"),
+        ("ＱＱ：１２３４５６７８", IdentifierKind.QQ, "12345678"),
+        ("对方电话١٣٨٠٠١٣٨٠٠٠", IdentifierKind.PHONE, "13800138000"),  # Arabic-Indic digits
+        ("号码𝟏𝟑𝟖𝟎𝟎𝟏𝟑𝟖𝟎𝟎𝟎", IdentifierKind.PHONE, "13800138000"),  # mathematical digits, beyond the BMP
+        ("卡号６２２２　０２１２　３４５６　７８９０　１２３", IdentifierKind.BANK_CARD, "6222 0212 3456 7890 123"),
+        ("身份证１１０１０５１９９００１０１００１Ｘ", IdentifierKind.ID_CARD, "11010519900101001X"),
+        ("微信：ｗｘｉｄ＿１２３４５", IdentifierKind.WECHAT, "wxid_12345"),
+        ("邮箱ａｂｃ＠ｅｘａｍｐｌｅ．ｃｏｍ", IdentifierKind.EMAIL, "abc@example.com"),
+    ],
+)
+def test_identifiers_in_full_width_or_other_digits_are_redacted_and_hashed_as_ascii(
+    text: str, kind: IdentifierKind, ascii_form: str
+) -> None:
+    redacted, found = redact(text, KEY)
+    assert PLACEHOLDERS[kind] in redacted
+    assert not any(ch.isdigit() for ch in redacted.replace(PLACEHOLDERS[kind], "")), redacted
+    # the same hash as the ASCII form, so joins and block-lists match whatever digits were typed
+    assert found == [(kind, keyed_hash(KEY, kind, ascii_form))]
+
+
+def test_chinese_punctuation_is_kept_and_ascii_text_is_untouched() -> None:
+    assert plain("损失２０００元（已报警）！对方说：退款，好吗？") == "损失2000元（已报警）！对方说：退款，好吗？"
+    text = "plain ascii 123"
+    assert plain(text) is text
+
+
+def test_structured_identifiers_in_full_width_hash_like_ascii() -> None:
+    assert keyed_hash(KEY, IdentifierKind.PHONE, "１３８ ００１３ ８０００") == keyed_hash(
+        KEY, IdentifierKind.PHONE, PHONE
+    )
+    assert normalise(IdentifierKind.ID_CARD, "１１０１０５１９９００１０１００１ｘ") == "11010519900101001X"
