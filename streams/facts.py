@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from operator import attrgetter
+from typing import Final, cast
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -101,11 +102,30 @@ class Fact:
         ]  # fmt: skip
 
 
-def _instants(moments: list[datetime]) -> pa.Array:
+def _instants(moments: Sequence[object]) -> pa.Array:
     # ClickHouse keeps a DateTime64 as ticks since the epoch; the column's zone only formats them, so no
     # per-row astimezone is needed. Arrow converts aware datetimes natively; the cast drops the sub-
     # millisecond part (towards zero, which differs from flooring only before 1970).
     return pa.array(moments, _MICROS).cast(_MILLIS, safe=False)
+
+
+# Where each column of FACT_COLUMNS comes from in a Fact; the others are derived in `fact_table`.
+_FACT_SOURCES: Final = {
+    "report_id": "report.report_id", "reported_at": "report.reported_at", "occurred_at": "report.occurred_at",
+    "channel": "report.channel", "submitter": "report.submitter", "region_code": "report.region_code",
+    "category": "classification.code", "category_confidence": "classification.confidence",
+    "category_evidence": "classification.evidence", "citizen_category": "report.citizen_category",
+    "contact_method": "report.contact_method", "payment_channel": "report.payment_channel",
+    "amount_lost_fen": "report.amount_lost_fen", "victim_phone_hash": "report.victim_phone_hash",
+    "victim_id_hash": "report.victim_id_hash", "victim_age_band": "report.victim_age_band",
+    "victim_gender": "report.victim_gender", "scammer_contacts": "report.scammer_contacts",
+    "scammer_domains": "report.scammer_domains", "mentioned_identifiers": "report.mentioned_identifiers",
+    "description_redacted": "report.description", "src_topic": "position.topic", "src_epoch": "position.epoch",
+    "src_partition": "position.partition", "src_offset": "position.offset", "src_index": "index",
+}  # fmt: skip
+# All of them in one C-level call per fact; zip(*...) then turns the per-fact tuples into columns.
+_FACT_VALUES: Final = attrgetter(*_FACT_SOURCES.values())
+_TIMES: Final = frozenset({"reported_at", "occurred_at"})
 
 
 def fact_table(facts: Sequence[Fact], leak_batch_ids: Sequence[Sequence[str]] = ()) -> pa.Table:
@@ -113,30 +133,16 @@ def fact_table(facts: Sequence[Fact], leak_batch_ids: Sequence[Sequence[str]] = 
 
     `leak_batch_ids`, if given, holds one entry per fact: the leak batches holding its victim (see `Fact.row`).
     """
-    reports = [f.report for f in facts]
-    positions = [f.position for f in facts]
-    classes = [f.classification for f in facts]
-    regions = [r.region_code for r in reports]
+    values = zip(*map(_FACT_VALUES, facts), strict=True) if facts else ((),) * len(_FACT_SOURCES)
+    columns: dict[str, Sequence[object]] = dict(zip(_FACT_SOURCES, values, strict=True))
+    regions = cast(Sequence[str], columns["region_code"])
     leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids] if leak_batch_ids else [[]] * len(facts)
-    columns = [
-        [r.report_id for r in reports], _instants([r.reported_at for r in reports]),
-        _instants([r.occurred_at for r in reports]), [r.channel for r in reports], [r.submitter for r in reports],
-        regions, [province_of(code) for code in regions], [city_of(code) for code in regions],
-        [c.code for c in classes], [c.confidence for c in classes], [c.evidence for c in classes],
-        [r.citizen_category for r in reports], [r.contact_method for r in reports],
-        [r.payment_channel for r in reports], [r.amount_lost_fen for r in reports],
-        [r.victim_phone_hash for r in reports], [r.victim_id_hash for r in reports],
-        [r.victim_age_band for r in reports], [r.victim_gender for r in reports],
-        [r.scammer_contacts for r in reports], [r.scammer_domains for r in reports],
-        [r.mentioned_identifiers for r in reports], [1 if ids else 0 for ids in leaks], leaks,
-        [r.description for r in reports], [p.topic for p in positions], [p.epoch for p in positions],
-        [p.partition for p in positions], [p.offset for p in positions], [f.index for f in facts],
-    ]  # fmt: skip
+    columns["province_code"] = list(map(province_of, regions))
+    columns["city_code"] = list(map(city_of, regions))
+    columns["leak_linked"] = [1 if ids else 0 for ids in leaks]
+    columns["leak_batch_ids"] = leaks
     return pa.Table.from_arrays(
-        [
-            c if isinstance(c, pa.Array) else pa.array(c, field.type)
-            for c, field in zip(columns, FACT_SCHEMA, strict=True)
-        ],
+        [_instants(columns[f.name]) if f.name in _TIMES else pa.array(columns[f.name], f.type) for f in FACT_SCHEMA],
         schema=FACT_SCHEMA,
     )
 
