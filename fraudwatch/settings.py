@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
     worker_id: str = "fraudwatch-worker"
     rebalance_timeout_s: float = Field(default=6.0, ge=3, le=300)
-    flush_interval_s: float = Field(default=0.5, gt=0, le=10)
+    flush_interval_s: float = Field(default=0.25, gt=0, le=10)
     flush_max_rows: int = Field(default=50_000, ge=1)
     fetch_max_wait_s: float = Field(
         default=0.1,
