@@ -71,7 +71,7 @@ from sinks.gateway import ClickHouseGateway
 from sinks.migrate import migrate
 from sinks.writer import ReportSink
 from streams.envelope import SanitisedReport, decode_envelope, encode_envelope
-from streams.facts import SourcePosition, facts_of, minute_stats
+from streams.facts import SourcePosition, fact_table, facts_of, minute_stats
 
 Progress = Callable[[str], None]
 
@@ -649,7 +649,7 @@ def measure_stages(
             )
         ]
     )
-    _, rows_s = timed(lambda: [f.row(zone) for f in facts])
+    _, rows_s = timed(lambda: fact_table(facts))
     _, stats_s = timed(lambda: minute_stats(facts, zone))
     database = f"bench_stages_{uuid.uuid4().hex[:8]}"
     client = clickhouse_connect.get_client(dsn=clickhouse_url)
@@ -673,9 +673,9 @@ def measure_stages(
 
     stages = {
         "json.loads (envelope)": per_report(json_s),
-        "decode_envelope (json + from_wire)": per_report(decode_s),
+        "decode_envelope (msgspec)": per_report(decode_s),
         "facts_of (classify)": per_report(classify_s),
-        "Fact.row": per_report(rows_s),
+        "fact_table (Arrow columns)": per_report(rows_s),
         "minute_stats": per_report(stats_s),
         "sink.flush, worker-side CPU": per_report(flush_cpu),
         "sink.flush, wall (incl. gateway + chDB)": per_report(flush_wall),

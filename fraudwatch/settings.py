@@ -54,8 +54,14 @@ class Settings(BaseSettings):
     )
     worker_id: str = "fraudwatch-worker"
     rebalance_timeout_s: float = Field(default=6.0, ge=3, le=300)
-    flush_interval_s: float = Field(default=0.5, gt=0, le=10)
+    flush_interval_s: float = Field(default=0.25, gt=0, le=10)
     flush_max_rows: int = Field(default=50_000, ge=1)
+    fetch_max_wait_s: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="Longest the worker's Kafka fetch waits for data (Faust's own is a fixed 1.5 s)",
+    )
 
     retention_days: int | None = Field(default=None, ge=1, description="TTL of reports and minute stats; unset = keep")
     rollup_retention_days: int | None = Field(default=None, ge=1, description="TTL of hourly/daily rollups")

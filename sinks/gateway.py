@@ -22,6 +22,7 @@ import socket
 import tempfile
 import threading
 import uuid
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +45,7 @@ TRANSPORT_PARAMS = frozenset(
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\b", re.IGNORECASE)
+_CHANGES_SESSION = re.compile(r"^\s*(USE|SET)\b", re.IGNORECASE)
 _ERROR_CODE = re.compile(r"Code:\s*(\d+)")
 # ClickHouse accepts `INSERT ... FORMAT X` followed by the data in one body; the statement ends at
 # the first line break after the FORMAT clause.
@@ -83,6 +85,35 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+@dataclass
+class _Session:
+    """A serving thread's chDB handle and the database and settings last put on it.
+
+    Requests nearly always carry the same settings (clickhouse-connect sends three with every
+    request), so a handle keeps them between requests and only the differences are SET; each
+    statement still runs with exactly its request's settings and the others at their defaults.
+    """
+
+    conn: Any
+    database: str = "default"
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def prepare(self, database: str | None, settings: dict[str, str]) -> None:
+        wanted = database or "default"
+        if wanted != self.database:
+            self.database = ""  # unknown until USE succeeds
+            self.conn.query(f"USE {wanted}")
+            self.database = wanted
+        for name in [n for n in self.settings if n not in settings]:
+            del self.settings[name]  # at its default or unknown: either way not applied any more
+            self.conn.query(f"SET {name} = DEFAULT")
+        for name, value in settings.items():
+            if self.settings.get(name) != value:
+                self.settings.pop(name, None)
+                self.conn.query(f"SET {name} = {_quote(value)}")
+                self.settings[name] = value
+
+
 class ChdbEngine:
     """The process's single chDB engine, with one connection handle per serving thread."""
 
@@ -95,14 +126,14 @@ class ChdbEngine:
         self._lock = threading.Lock()
         self._spool = Path(tempfile.mkdtemp(prefix="fraudwatch-insert-"))
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = chdb.connect(str(self.path))
-            self._local.conn = conn
+    def _session(self) -> _Session:
+        session: _Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = _Session(chdb.connect(str(self.path)))
+            self._local.session = session
             with self._lock:
-                self._handles.append(conn)
-        return conn
+                self._handles.append(session.conn)
+        return session
 
     def execute(
         self,
@@ -115,7 +146,7 @@ class ChdbEngine:
         default_format: str,
     ) -> tuple[bytes, str]:
         """Run one statement; returns (result bytes, result format)."""
-        conn = self._conn()
+        session = self._session()
         for name in settings:
             if not _SETTING_NAME.match(name):
                 raise GatewayError(f"invalid setting name {name!r}", code=115)
@@ -130,13 +161,9 @@ class ChdbEngine:
             spooled = self._spool / f"{uuid.uuid4().hex}.bin"
             spooled.write_bytes(data)
             statement = f"{statement[: match.start()]} FROM INFILE {_quote(str(spooled))} FORMAT {fmt}"
-        applied: list[str] = []
+        conn = session.conn
         try:
-            if database:
-                conn.query(f"USE {database}")
-            for name, value in settings.items():
-                conn.query(f"SET {name} = {_quote(value)}")
-                applied.append(name)
+            session.prepare(database, settings)
             result = conn.query(statement, fmt, params=params) if params else conn.query(statement, fmt)
             return bytes(result.bytes() or b""), fmt
         except GatewayError:
@@ -150,10 +177,10 @@ class ChdbEngine:
                 status=HTTPStatus.INTERNAL_SERVER_ERROR,
             ) from exc
         finally:
-            for name in applied:
-                conn.query(f"SET {name} = DEFAULT")
-            if database:
-                conn.query("USE default")
+            if _CHANGES_SESSION.match(statement):
+                # The statement moved the handle's database or settings where _Session cannot follow:
+                # the thread's next request gets a fresh handle.
+                self._local.session = None
             if spooled is not None:
                 spooled.unlink(missing_ok=True)
 

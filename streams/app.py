@@ -12,9 +12,10 @@ import logging
 import os
 from collections.abc import MutableMapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
@@ -120,9 +121,44 @@ class IngestPipeline:
                 )  # fmt: skip
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust passes fetch_max_wait_ms=1500 with no setting to change it; aiokafka hands this
+        # attribute to its fetcher when the consumer starts, which happens after this returns.
+        consumer._fetch_max_wait_ms = cast(WorkerApp, self.app).fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class WorkerApp(faust.App):
+    """faust.App whose Kafka fetches wait at most `fetch_max_wait_ms` for data.
+
+    A fetch that finds nothing waits on the broker, and the embedded broker (Tansu) answers a waiting
+    fetch only after about half of the wait even when data arrives meanwhile: with Faust's fixed 1.5 s
+    that alone put 0.4 s (median) to 0.75 s between a report's acceptance and the worker seeing it.
+    """
+
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def build_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    app = WorkerApp(
         settings.worker_id,
+        fetch_max_wait_ms=round(settings.fetch_max_wait_s * 1000),
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
         web_enabled=False,

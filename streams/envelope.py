@@ -4,6 +4,11 @@ Faust's cost is per Kafka message, not per report, so the producer packs reports
 Everything in an envelope has already passed the API boundary: identifiers are keyed hashes and the
 description is redacted. The envelope names the broker epoch it was produced in, because an
 embedded broker restarted from empty reuses offsets.
+
+Decoding is on the worker's hot path: msgspec parses and checks a whole envelope in native code,
+straight into `SanitisedReport`s (types, zoned times, non-negative amounts). Whatever it refuses is
+decoded again the slow, explicit way (`json.loads` + `SanitisedReport.from_wire`), which says exactly
+what is wrong; so the wire format and its errors are as before, only faster.
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from fraudwatch.errors import InvalidEnvelopeError
 
 ENVELOPE_VERSION = 1
+
+# Constraints msgspec checks while decoding (and that from_wire checks by hand); plain types to anyone else.
+ZonedTime = Annotated[datetime, msgspec.Meta(tz=True)]
+Amount = Annotated[int, msgspec.Meta(ge=0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +35,11 @@ class SanitisedReport:
     """A report as it may travel and rest: identifiers are "kind:keyed-hash", text is redacted."""
 
     report_id: str
-    reported_at: datetime
-    occurred_at: datetime
+    reported_at: ZonedTime
+    occurred_at: ZonedTime
     channel: str
     region_code: str
-    amount_lost_fen: int
+    amount_lost_fen: Amount
     description: str
     citizen_category: str = ""
     victim_phone_hash: str = ""
@@ -101,10 +112,30 @@ def encode_envelope(epoch: str, reports: Sequence[SanitisedReport]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class _WireEnvelope(msgspec.Struct):
+    v: int
+    epoch: str
+    reports: tuple[SanitisedReport, ...]
+
+
+_DECODER = msgspec.json.Decoder(_WireEnvelope)
+
+
 def decode_envelope(raw: bytes | None) -> Envelope:
     """Parse and check an envelope; any defect raises InvalidEnvelopeError saying which."""
     if not raw:
         raise InvalidEnvelopeError("empty message")
+    try:
+        wire = _DECODER.decode(raw)
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: e.g. invalid UTF-8 in a string
+        pass  # the checked path below finds out what is wrong
+    else:
+        if wire.v == ENVELOPE_VERSION:
+            return Envelope(wire.epoch, wire.reports)
+    return _decode_checked(raw)
+
+
+def _decode_checked(raw: bytes) -> Envelope:
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -71,6 +71,30 @@ def test_settings_apply_to_one_request_only(ch: Client) -> None:
     assert int(limited) == 1 and int(after) != 1
 
 
+def test_database_and_settings_follow_each_request_on_one_connection(clickhouse_url: str, ch: Client) -> None:
+    # One keep-alive connection is one serving thread: what a request sets must not reach the next.
+    database = unique("gw_db")
+    ch.command(f"CREATE DATABASE {database}")
+    query = "SELECT currentDatabase(), getSetting('max_threads'), getSetting('max_result_rows') FORMAT TSV"
+    with httpx.Client(base_url=clickhouse_url) as http:
+
+        def ask(**params: str) -> list[str]:
+            answer = http.post("/", params=params, content=query.encode())
+            assert answer.status_code == 200, answer.text
+            return answer.text.split()
+
+        default = ask()
+        assert default[0] == "default" and default[1:] != ["1", "7"]
+        assert ask(database=database, max_threads="1", max_result_rows="7") == [database, "1", "7"]
+        assert ask(max_threads="1") == ["default", "1", default[2]]
+        assert ask(max_threads="1", max_result_rows="7") == ["default", "1", "7"]
+        assert ask() == default
+        assert http.post("/", params={"database": database}, content=b"USE default").status_code == 200
+        assert http.post("/", params={"max_threads": "bogus"}, content=query.encode()).status_code != 200
+        assert ask(database=database) == [database, *default[1:]]
+        assert ask() == default
+
+
 def test_query_opens_the_data_directory_itself_when_no_platform_runs(tmp_path: Path) -> None:
     # chDB allows one engine per process, so this runs in a process of its own, as a user would.
     command = [sys.executable, "-m", "fraudwatch", "query", "SELECT 40 + 2 AS answer", "--format", "csv",

@@ -217,11 +217,11 @@ class _FailingInsertOnce:
         self._client = client
         self.failed = False
 
-    def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+    def insert_arrow(self, table: str, *args: Any, **kwargs: Any) -> Any:
         if table.endswith(".reports") and not self.failed:
             self.failed = True
             raise ConnectionError("ClickHouse went away")
-        return self._client.insert(table, *args, **kwargs)
+        return self._client.insert_arrow(table, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -9,6 +9,7 @@ must agree with the 'reported' basis.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections import defaultdict
@@ -21,18 +22,32 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.leaks import RECORD_COLUMNS
 from sinks.migrate import available, migrate
 from sinks.trends import headline_sql
 from sinks.writer import ReportSink
 from streams.categorizer import Classification
 from streams.envelope import SanitisedReport
-from streams.facts import FACT_COLUMNS, Fact, SourcePosition
+from streams.facts import Fact, SourcePosition
 from tests.integration.conftest import scalar, unique
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TAXONOMY = json.loads(resources.files("streams").joinpath("taxonomy.json").read_text(encoding="utf-8"))
 CATEGORIES = [c["code"] for c in TAXONOMY["categories"]]
 HEADLINE = {c["code"]: c["headline"] for c in TAXONOMY["categories"]}
+
+
+def hashed(kind: str, name: object) -> str:
+    """A victim identifier shaped like the API's keyed hashes: the only kind the sink's leak join looks up."""
+    return f"{kind}:{hashlib.md5(str(name).encode()).hexdigest()}"
+
+
+# Victims in the test's leak batch: the sink's own join marks their reports leak-linked.
+LEAKED = frozenset(
+    {hashed("phone", k) for k in range(0, 30, 4)}
+    | {hashed("id", k) for k in range(0, 10, 3)}
+    | {hashed("phone", "late")}
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +66,10 @@ class Spec:
     victim_id_hash: str = ""
     victim_age_band: str = ""
     scammer_contacts: tuple[str, ...] = ()
-    leak_linked: bool = False
+
+    @property
+    def leak_linked(self) -> bool:
+        return self.victim_phone_hash in LEAKED or self.victim_id_hash in LEAKED
 
     @property
     def province_code(self) -> str:
@@ -67,19 +85,6 @@ class Spec:
 
     def moment(self, basis: str) -> datetime:
         return (self.reported_at if basis == "reported" else self.occurred_at).astimezone(ZONE)
-
-
-@dataclass(frozen=True, slots=True)
-class LeakFact(Fact):
-    """A fact marked leak-linked by the test itself, without setting up a leak index for the sink's join."""
-
-    leak: bool = False
-
-    def row(self, zone: ZoneInfo, leak_batch_ids: Sequence[str] = ()) -> list[object]:
-        row = Fact.row(self, zone, leak_batch_ids) if leak_batch_ids else Fact.row(self, zone)
-        if self.leak:
-            row[FACT_COLUMNS.index("leak_linked")] = 1
-        return row
 
 
 def to_fact(position: SourcePosition, index: int, spec: Spec) -> Fact:
@@ -98,7 +103,7 @@ def to_fact(position: SourcePosition, index: int, spec: Spec) -> Fact:
         scammer_contacts=spec.scammer_contacts,
     )
     # The category is the test's choice, not the classifier's: the numbers must not move with its lexicon.
-    return LeakFact(position, index, report, Classification(spec.category, 1.0, ()), leak=spec.leak_linked)
+    return Fact(position, index, report, Classification(spec.category, 1.0, ()))
 
 
 @dataclass
@@ -176,13 +181,12 @@ def random_specs(count: int, seed: int = 11) -> list[Spec]:
                 region_code=rng.choice(REGIONS),
                 amount_lost_fen=rng.choice((0, 5000, 12345, 100000, rng.randrange(1, 10_000_000))),
                 channel=rng.choice(CHANNELS),
-                victim_phone_hash=rng.choice(("", *(f"phone:{k}" for k in range(30)))),
-                victim_id_hash=rng.choice(("", "", "", *(f"id:{k}" for k in range(10)))),
+                victim_phone_hash=rng.choice(("", *(hashed("phone", k) for k in range(30)))),
+                victim_id_hash=rng.choice(("", "", "", *(hashed("id", k) for k in range(10)))),
                 victim_age_band=rng.choice(AGE_BANDS),
                 scammer_contacts=tuple(
                     rng.choice(("", *(f"phone:s{k}" for k in range(20)))) for _ in range(rng.randint(0, 3))
                 ),
-                leak_linked=rng.random() < 0.25,
             )
         )
     # Fixed edge cases: just after midnight in Shanghai (still the previous day in UTC), and a report
@@ -195,7 +199,7 @@ def random_specs(count: int, seed: int = 11) -> list[Spec]:
             "investment",
             "420106",
             777,
-            victim_id_hash="id:edge",
+            victim_id_hash=hashed("id", "edge"),
             scammer_contacts=("phone:s1", "phone:s1"),
         )
     )
@@ -207,8 +211,7 @@ def random_specs(count: int, seed: int = 11) -> list[Spec]:
             "loan",
             "510107",
             424242,
-            victim_phone_hash="phone:late",
-            leak_linked=True,
+            victim_phone_hash=hashed("phone", "late"),
         )
     )
     return specs
@@ -256,6 +259,7 @@ def compare(ch: Client, database: str, table: str, bucket_rollup: str, bucket_fa
 
 
 def load(ch: Client, database: str, specs: Sequence[Spec]) -> None:
+    ch.insert(f"{database}.leak_records", [[i, "test-batch", 1, 1] for i in LEAKED], column_names=list(RECORD_COLUMNS))
     deliver(ch, database, Envelopes.pack(specs))
 
 

@@ -208,3 +208,23 @@ def test_boolean_version_is_rejected() -> None:
 def test_deeply_nested_json_raises_invalid_envelope_error() -> None:
     with pytest.raises(InvalidEnvelopeError):
         decode_envelope(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_fast_and_checked_decoding_agree_on_valid_envelopes() -> None:
+    from streams.envelope import _decode_checked
+
+    full = make_report(
+        submitter="api-key-1",
+        client_keyed=True,
+        scammer_contacts=("phone:" + "a" * 32, "qq:" + "b" * 32),
+        scammer_domains=("example.cn",),
+        mentioned_identifiers=("bank_card:" + "c" * 32,),
+        occurred_at=datetime(2024, 4, 30, 21, 0, tzinfo=timezone(timedelta(hours=-5))),
+    )
+    minimal = wire_report(reported_at="2024-05-01T02:30:00Z", extra_field_from_a_newer_producer=1)
+    for name in ("citizen_category", "victim_phone_hash", "scammer_contacts", "client_keyed"):
+        minimal.pop(name, None)
+    for payload in (encode_envelope("e", [make_report(), full]), raw(body(reports=[minimal])), raw(body(reports=[]))):
+        fast = decode_envelope(payload)
+        assert fast == _decode_checked(payload)
+        assert all(type(r.scammer_contacts) is tuple for r in fast.reports)

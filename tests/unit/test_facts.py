@@ -13,9 +13,11 @@ from streams.categorizer import categorize
 from streams.envelope import SanitisedReport
 from streams.facts import (
     FACT_COLUMNS,
+    FACT_SCHEMA,
     STATS_COLUMNS,
     Fact,
     SourcePosition,
+    fact_table,
     facts_of,
     minute_of,
     minute_stats,
@@ -144,6 +146,38 @@ def test_fact_row_matches_columns_and_converts_times() -> None:
     assert row["reported_at"].tzinfo is SHANGHAI
     assert row["reported_at"].hour == 10
     assert row["occurred_at"].hour == 10
+
+
+def test_fact_table_holds_the_rows_column_by_column() -> None:
+    reports = [
+        make_report(
+            report_id=f"r{i}",
+            reported_at=datetime(2024, 5, 1, 2, 30, 15, 123_999, tzinfo=UTC) + timedelta(hours=i),
+            occurred_at=datetime(2024, 4, 30, 21, 0, tzinfo=timezone(timedelta(hours=-5))),
+            region_code=("420106", "110105", "440305")[i],
+            scammer_contacts=("phone:s1", "qq:s2")[:i],
+            description=("网上刷单兼职被骗", "被拉进群炒股", "冒充公安说我涉嫌洗钱")[i],
+        )
+        for i in range(3)
+    ]
+    facts = facts_of(position(17, partition=3, epoch="e2"), reports)
+    leaks: list[list[str]] = [[], ["b2", "b1", "b2"], []]
+    table = fact_table(facts, leaks)
+    assert table.schema.names == list(FACT_COLUMNS) and table.schema == FACT_SCHEMA
+    rows = [fact.row(SHANGHAI, ids) for fact, ids in zip(facts, leaks, strict=True)]
+    stored = [[row[name] for name in FACT_COLUMNS] for row in table.to_pylist()]
+    times = {FACT_COLUMNS.index("reported_at"), FACT_COLUMNS.index("occurred_at")}
+    for row, got in zip(rows, stored, strict=True):
+        for i, (want, value) in enumerate(zip(row, got, strict=True)):
+            if i in times:  # the same instant, at DateTime64(3)'s millisecond precision
+                assert isinstance(want, datetime)
+                assert value == want.replace(microsecond=want.microsecond // 1000 * 1000)
+            elif isinstance(value, float):  # Float32
+                assert value == pytest.approx(want, rel=1e-6)
+            else:
+                assert value == want, FACT_COLUMNS[i]
+    assert [r[FACT_COLUMNS.index("leak_batch_ids")] for r in stored] == [[], ["b1", "b2"], []]
+    assert fact_table(facts).column("leak_linked").to_pylist() == [0, 0, 0]
 
 
 def test_fact_is_frozen() -> None:
