@@ -62,6 +62,7 @@ from clickhouse_connect.driver.client import Client
 from pydantic import SecretStr
 
 from fraudwatch.auth import new_token
+from fraudwatch.bench_detectors import measure_detectors
 from fraudwatch.broker import die_with_parent, ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.errors import FraudwatchError
 from fraudwatch.reports import ReportIn, sanitise
@@ -907,6 +908,10 @@ class Bench:
                 profile = await asyncio.to_thread(profile_summary, Path(results["pipeline"]["profile_path"]))
                 if profile is not None:
                     results["profile"] = profile
+            self.progress("detectors: timing early-warning detection cycles over the stored reports")
+            results["detectors"] = await asyncio.to_thread(
+                measure_detectors, self.ch, self.s, datetime.now(self.s.zone), results["pipeline"]["reports_per_s"]
+            )
             results["latency"] = await self._latency(workload)
             self._stop_child("worker")
             # Before the raw produce baselines, which fill a scratch topic the memory-only broker keeps.
@@ -1452,6 +1457,19 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
             ("pipeline", "worker flushes (its own log)",
              f"{flushes['flushes']} x {_n(flushes['mean_reports'])} reports, {_n(flushes['mean_ms'], ' ms')} each",
              f"{flushes['share_of_pipeline_time']:.0%} of the pipeline's time inside a flush", "", "")
+        )  # fmt: skip
+    detectors = results.get("detectors")
+    if detectors:
+        rows.append(
+            ("detectors", "one early-warning cycle p50 (max)",
+             f"{_n(detectors['cycle_ms_p50'], ' ms', 1)} ({_n(detectors['cycle_ms_max'], ' ms', 1)})",
+             f"{_n(detectors['reports_in_window'])} reports in its windows, "
+             f"{_n(detectors['us_per_report_in_window'], ' µs', 2)} each", "", "")
+        )  # fmt: skip
+        rows.append(
+            ("detectors", "cost per ingested report at the pipeline rate",
+             _n(detectors["us_per_ingested_report"], " µs", 2),
+             f"one cycle every {_n(detectors['interval_s'], ' s')}", "", "")
         )  # fmt: skip
     for step in results["latency"]["steps"]:
         name = f"e2e {step['offered_per_s']:,.0f}/s"

@@ -45,6 +45,11 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     positive(pipeline, "reports", "startup_s", "seconds", "reports_per_s", "ratio_to_baseline")
     assert pipeline["stored"] == pipeline["reports"] == 1000
 
+    detectors = results["detectors"]
+    positive(detectors, "rounds", "cycle_ms_p50", "reports_in_window", "us_per_report_in_window")
+    assert detectors["cycle_ms_p50"] <= detectors["cycle_ms_max"] and detectors["reports_in_window"] == 1000
+    assert "early-warning cycle" in done.stdout
+
     steps = results["latency"]["steps"]
     assert [s["offered_per_s"] for s in steps] == [50, 200, 500]
     for step in steps:
