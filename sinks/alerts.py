@@ -164,11 +164,9 @@ class AlertStore:
             for batch, source, industry, records, identifiers, severity, reports, linked, loss in rows
         }  # fmt: skip
 
-    def contact_activity(
-        self, window: Window, min_victims: int, min_regions: int, also: Sequence[str]
-    ) -> list[ContactActivity]:
+    def contact_activity(self, window: Window, min_victims: int, min_regions: int) -> list[ContactActivity]:
         """Scammer contacts in reports of at least `min_victims` victims or `min_regions` districts in the
-        window, and the contacts in `also` (alerts open now) whatever their numbers.
+        window, and the contacts of the repeat-contact alerts open now, whatever their numbers.
 
         A victim is the ID-card hash when known, else the phone hash, else the report itself.
         """
@@ -188,12 +186,13 @@ class AlertStore:
                   AND notEmpty(scammer_contacts)
             )
             GROUP BY contact
-            HAVING victims >= {min_victims:UInt32} OR regions >= {min_regions:UInt32}
-                OR has({also:Array(String)}, contact)
+            HAVING victims >= {min_victims:UInt32} OR regions >= {min_regions:UInt32} OR contact IN (
+                SELECT series FROM {db}.alerts FINAL WHERE detector = 'repeat_contact' AND state = 'open'
+            )
             ORDER BY contact
             """,
             {"lo": _millis(window.start), "hi": _millis(window.end), "min_victims": min_victims,
-             "min_regions": min_regions, "also": list(also)},
+             "min_regions": min_regions},
         )  # fmt: skip
         return [
             ContactActivity(contact, int(victims), int(regions), int(reports), int(loss), first, last,

@@ -13,6 +13,7 @@ URL parameters, ``default_format``, and ClickHouse-style error responses.
 
 from __future__ import annotations
 
+import email.policy
 import gzip
 import json
 import logging
@@ -23,6 +24,7 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -79,6 +81,33 @@ def _decode_body(body: bytes, encoding: str | None) -> bytes:
 
         return bytes(zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(body))
     raise GatewayError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, str] | None:
+    """The fields of a form-encoded request (multipart or urlencoded), None when the body is not a form.
+
+    clickhouse-connect sends the query and its bound parameters as a multipart form when they are too
+    large for a URL. Form files carry external data tables, which the embedded engine cannot take."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    if kind != "multipart/form-data":
+        return None
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise GatewayError("malformed multipart form: no parts found", code=27)
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise GatewayError("malformed multipart form: a part has no name", code=27)
+        if part.get_filename() is not None:
+            raise GatewayError("external data tables are not supported by the embedded ClickHouse gateway", code=48)
+        payload = part.get_payload(decode=True)
+        fields[name] = payload.decode(part.get_content_charset() or "utf-8") if isinstance(payload, bytes) else ""
+    return fields
 
 
 def _quote(value: str) -> str:
@@ -240,6 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
         query_id = params.get("query_id") or str(uuid.uuid4())
         try:
             body = _decode_body(raw_body, self.headers.get("Content-Encoding"))
+            form = _form_fields(self.headers.get("Content-Type", ""), body)
+            if form is not None:  # query and bound parameters sent as a form (clients do so for large ones)
+                params.update(form)
+                body = b""
             if "query" in params:
                 sql, data = params["query"], body
             elif head := _INLINE_INSERT.match(body):

@@ -132,8 +132,7 @@ class AlertEngine:
             *surge_decisions(self.store.surge_counts(surge_windows), self._open_of(Detector.SURGE),
                              surge_windows[0], t),
             *contact_decisions(
-                self.store.contact_activity(contact_window, t.contact_min_victims, t.contact_min_regions,
-                                            list(open_contacts)),
+                self.store.contact_activity(contact_window, t.contact_min_victims, t.contact_min_regions),
                 open_contacts, now, t),
             *leak_decisions(self.store.leak_counts(leak_windows), self._open_of(Detector.LEAK_EXPLOITATION),
                             leak_windows[0], t),

@@ -103,3 +103,17 @@ def test_query_opens_the_data_directory_itself_when_no_platform_runs(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["answer", "42"]
     assert (tmp_path / "clickhouse").is_dir()
+
+
+def test_large_bound_parameters_sent_as_a_form_are_understood(ch: Client, clickhouse_url: str) -> None:
+    # clickhouse-connect moves the query and its parameters into a multipart form when they are large.
+    contacts = [f"phone:{i:032x}" for i in range(5_000)]
+    sql = "SELECT length({contacts:Array(String)}), has({contacts:Array(String)}, 'phone:' || repeat('0', 31) || '7')"
+    result = ch.query(sql, parameters={"contacts": contacts})
+    assert result.result_rows == [(5_000, 1)]
+    # a browser-style urlencoded form too
+    answer = httpx.post(clickhouse_url, data={"query": "SELECT {n:UInt8} + 1", "param_n": "41"})
+    assert answer.status_code == 200 and answer.text.strip() == "42"
+    # external data tables (form files) are refused with a clear error, not misread
+    refused = httpx.post(clickhouse_url, data={"query": "SELECT 1"}, files={"ext": ("ext.tsv", b"1\n")})
+    assert refused.status_code == 400 and "external data" in refused.text
