@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.migrate import available, migrate
@@ -376,15 +378,67 @@ def test_migration_backfills_facts_written_before_it(ch: Client) -> None:
         ch.command(f"DROP DATABASE IF EXISTS {database}")
 
 
-def test_daily_projection_answers_like_the_table(ch: Client, database: str) -> None:
-    """The by_region projection (what the trend queries read) holds the same numbers, also after merges."""
-    load(ch, database, random_specs(300))
-    sql = (
-        f"SELECT basis, toString(day), category, headline, province_code, city_code, {MEASURES_FROM_ROLLUP} "
-        f"FROM {database}.report_rollup_1d GROUP BY ALL ORDER BY ALL"
+def used_projections(ch: Client, sql: str, preferred: str) -> list[str]:
+    """The projections ClickHouse reads for `sql` when asked to prefer `preferred` (on little data
+    all of them are one granule and its own pick is a tie)."""
+    plan = "\n".join(
+        str(r[0])
+        for r in ch.query(
+            f"EXPLAIN projections = 1 {sql}", settings={"preferred_optimize_projection_name": preferred}
+        ).result_rows
     )
-    table = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
-    assert rows(ch, sql + " SETTINGS force_optimize_projection = 1") == table
-    ch.command(f"OPTIMIZE TABLE {database}.report_rollup_1d FINAL")  # merges rebuild the projection
-    assert rows(ch, sql + " SETTINGS force_optimize_projection = 1") == table
-    assert len(table) > 50
+    return re.findall(r"ReadFromMergeTree \((\w+)\)", plan)
+
+
+# Query shapes that only one projection answers: (table, projection, SELECT ... FROM {db}.table ...).
+PROJECTION_QUERIES = (
+    (
+        "report_rollup_1d",
+        "by_region",
+        f"SELECT basis, toString(day), category, headline, province_code, city_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_rollup_1d",
+        "by_province",
+        f"SELECT basis, toString(day), category, headline, province_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_rollup_1d",
+        "by_month",
+        f"SELECT basis, toString(toStartOfMonth(day)), category, headline, province_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_stats_1m",
+        "by_day_province",
+        "SELECT toString(toDate(minute)), category, province_code, sum(reports), sum(loss_fen) "
+        "FROM {db}.report_stats_1m GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_stats_1m",
+        "by_day_city",
+        "SELECT toString(toDate(minute)), category, province_code, concat(substring(region_code, 1, 4), '00'), "
+        "sum(reports), sum(loss_fen) FROM {db}.report_stats_1m GROUP BY ALL ORDER BY ALL",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "projection", "query"), PROJECTION_QUERIES, ids=[p for _, p, _ in PROJECTION_QUERIES]
+)
+def test_projections_answer_like_the_table(ch: Client, database: str, table: str, projection: str, query: str) -> None:
+    """Each projection (what the trend and dashboard queries read) holds the table's numbers, also after merges."""
+    load(ch, database, random_specs(300))
+    sql = query.format(db=database)
+    expected = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
+    assert used_projections(ch, sql, projection) == [projection]
+    forced = (
+        f" SETTINGS force_optimize_projection_name = '{projection}',"
+        f" preferred_optimize_projection_name = '{projection}'"
+    )
+    assert rows(ch, sql + forced) == expected
+    ch.command(f"OPTIMIZE TABLE {database}.{table} FINAL")  # merges rebuild the projections
+    assert rows(ch, sql + forced) == expected
+    assert len(expected) > 10
