@@ -44,11 +44,24 @@ def headline_sql(column: str) -> str:
     return f"if({column} IN ({codes}), {column}, '{OTHER_HEADLINE}')"
 
 
+def _region_filter(city: str = "city_code") -> str:
+    """The region filter: everywhere, a province, or a city (the SQL expression `city`).
+
+    The city test is guarded by "not a province code", so that for '' or a province it folds away
+    once the parameters are bound: a query that does not mention the city can be answered from the
+    rollup projections without it (migrations 0013 and 0014).
+    """
+    return (
+        "({region:String} = '' OR province_code = {region:String}"
+        f" OR (NOT endsWith({{region:String}}, '0000') AND {city} = {{region:String}}))"
+    )
+
+
 def _rollup_filter(indent: str) -> str:
     """Category and region filters on a rollup; an empty value means "all"."""
     return (
         f"{indent}AND ({{category:String}} = '' OR category = {{category:String}} OR headline = {{category:String}})\n"
-        f"{indent}AND ({{region:String}} = '' OR province_code = {{region:String}} OR city_code = {{region:String}})\n"
+        f"{indent}AND {_region_filter()}\n"
     )
 
 
@@ -61,7 +74,7 @@ def _fact_filter(indent: str) -> str:
         f"{indent}{_FACT_DAY} BETWEEN {{since:Date}} AND {{until:Date}}\n"
         f"{indent}AND ({{category:String}} = '' OR category = {{category:String}}\n"
         f"{indent}     OR {headline_sql('category')} = {{category:String}})\n"
-        f"{indent}AND ({{region:String}} = '' OR province_code = {{region:String}} OR city_code = {{region:String}})\n"
+        f"{indent}AND {_region_filter()}\n"
     )
 
 
@@ -105,6 +118,22 @@ HAVING reports > 0 OR reports_week_before > 0
 ORDER BY period, category"""
 )
 
+
+def _regions_of_level(level: str, column: str) -> str:
+    """Reports and loss per category and region of one level; reads nothing unless --level is `level`."""
+    return (
+        f"""        SELECT category, {column} AS region_code, sum(reports) AS n, sum(loss_fen) AS loss
+        FROM {{db}}.report_rollup_1d
+        WHERE {{level:String}} = '{level}'
+        AND basis = {{basis:String}}
+        AND day BETWEEN {{since:Date}} AND {{until:Date}}
+"""
+        + _rollup_filter("        ")
+        + f"""        GROUP BY category, {column}
+"""
+    )
+
+
 _TOP_REGIONS = (
     """SELECT
     category,
@@ -118,19 +147,23 @@ FROM
 (
     SELECT
         category,
-        if({level:String} = 'city', city_code, province_code) AS region_code,
-        sum(reports) AS reports,
-        round(sum(loss_fen) / 100, 2) AS loss_yuan,
+        region_code,
+        sum(n) AS reports,
+        round(sum(loss) / 100, 2) AS loss_yuan,
         -- Population comes from the caller as two parallel arrays (codes, residents); empty = none given.
         transform(region_code, {pop_codes:Array(String)}, {pop_counts:Array(UInt64)}, toUInt64(0)) AS population,
         if(population = 0, NULL, round(reports * 100000 / population, 3)) AS reports_per_100k,
         if(empty({pop_codes:Array(String)}), toFloat64(reports), ifNull(reports_per_100k, -1)) AS ranking
-    FROM {db}.report_rollup_1d
-    WHERE basis = {basis:String}
-    AND day BETWEEN {since:Date} AND {until:Date}
+    FROM
+    (
+        -- One branch per level: the other one's WHERE is false once the parameters are bound, so it
+        -- reads nothing, and the province branch does not mention city_code (see _region_filter).
 """
-    + _rollup_filter("    ")
-    + """    GROUP BY category, region_code
+    + _regions_of_level("province", "province_code")
+    + "        UNION ALL\n"
+    + _regions_of_level("city", "city_code")
+    + """    )
+    GROUP BY category, region_code
 )
 WHERE empty({pop_codes:Array(String)}) OR population > 0
 ORDER BY category, rank
@@ -139,8 +172,8 @@ LIMIT {top:UInt32} BY category"""
 
 _LOSS_PER_VICTIM = (
     """SELECT
-    victim_category AS category,
-    if(victim_band = '', 'unknown', victim_band) AS age_band,
+    any(victim_category) AS category,
+    if(any(victim_band) = '', 'unknown', any(victim_band)) AS age_band,
     count() AS victims,
     sum(victim_reports) AS reports,
     round(sum(victim_loss) / 100, 2) AS loss_yuan,
@@ -149,9 +182,12 @@ _LOSS_PER_VICTIM = (
 FROM
 (
     -- One row per victim and category and age band. victim_key (migration 0007) hashes the ID-card
-    -- hash, else the phone hash, else the report itself; one 64-bit key over the three aggregates
-    -- faster than three keys, and a collision among a few million is ~1e-7 likely.
+    -- hash, else the phone hash, else the report itself. Both levels group on 64-bit numbers rather
+    -- than on the category and band strings: at four weeks of ten million reports a year that is
+    -- about 750,000 victims, and regrouping them by two strings took as long as finding them.
+    -- A collision of the (category, band) hash among the few dozen pairs is ~1e-16 likely.
     SELECT
+        cityHash64(category, victim_age_band) AS victim_group,
         any(category) AS victim_category,
         any(victim_age_band) AS victim_band,
         count() AS victim_reports,
@@ -160,9 +196,9 @@ FROM
     WHERE
 """
     + _fact_filter("        ")
-    + """    GROUP BY cityHash64(category, victim_age_band, victim_key)
+    + """    GROUP BY victim_group, victim_key
 )
-GROUP BY victim_category, age_band
+GROUP BY victim_group
 ORDER BY category, age_band"""
 )
 
@@ -194,7 +230,27 @@ ORDER BY period"""
 )
 
 _REPEAT_CONTACTS = (
-    """SELECT
+    """WITH
+(
+    -- First pass: the leading contacts, from counts alone (WITH TIES keeps every contact with as many
+    -- reports as the last one, so the final order and limit are exact). Region codes are 6-digit
+    -- numbers: counting them as UInt32 is exact and cheaper than hashing the strings.
+    SELECT groupArray(contact_key)
+    FROM
+    (
+        SELECT contact_key
+        FROM {db}.reports
+        ARRAY JOIN contact_keys AS contact_key
+        WHERE
+"""
+    + _fact_filter("            ")
+    + """        GROUP BY contact_key
+        HAVING count() >= {min_reports:UInt32} AND uniqExact(toUInt32OrZero(region_code)) >= {min_regions:UInt32}
+        ORDER BY count() DESC
+        LIMIT {top:UInt32} WITH TIES
+    )
+) AS leading
+SELECT
     any(named_contact) AS contact,
     count() AS reports,
     uniqExact(region_code) AS regions,
@@ -213,26 +269,13 @@ FROM {db}.reports
 ARRAY JOIN
     contact_keys AS contact_key,
     arrayDistinct(arrayFilter(c -> c != '', scammer_contacts)) AS named_contact
+-- Second pass, details for the leading contacts only: PREWHERE keeps the few reports naming one of
+-- them before the contact strings are unpacked.
+PREWHERE hasAny(contact_keys, leading)
 WHERE
 """
     + _fact_filter("    ")
-    + """    -- Two passes: the first picks the leading contacts from counts alone (WITH TIES keeps every
-    -- contact with as many reports as the last one, so the final order and limit are exact), and
-    -- the costlier details are computed for those few only. Region codes are 6-digit numbers:
-    -- counting them as UInt32 is exact and cheaper than hashing the strings.
-    AND contact_key IN
-    (
-        SELECT contact_key
-        FROM {db}.reports
-        ARRAY JOIN contact_keys AS contact_key
-        WHERE
-"""
-    + _fact_filter("            ")
-    + """        GROUP BY contact_key
-        HAVING count() >= {min_reports:UInt32} AND uniqExact(toUInt32OrZero(region_code)) >= {min_regions:UInt32}
-        ORDER BY count() DESC
-        LIMIT {top:UInt32} WITH TIES
-    )
+    + """    AND has(leading, contact_key)
 GROUP BY contact_key
 ORDER BY reports DESC, regions DESC, contact
 LIMIT {top:UInt32}"""
@@ -257,7 +300,9 @@ FROM
     AND """
     + _FACT_DAY
     + """ BETWEEN {since:Date} AND {until:Date}
-    AND ({region:String} = '' OR province_code = {region:String} OR city_code = {region:String})
+    AND """
+    + _region_filter()
+    + """
     GROUP BY citizen_category, classifier_category
 )
 WHERE classifier_category != citizen_category
@@ -305,6 +350,8 @@ FROM
 ORDER BY reports_change DESC, reports_change_pct DESC, category"""
 )
 
+_STREAM_CITY = "concat(substring(region_code, 1, 4), '00')"
+
 _STREAM_DRIFT = (
     """SELECT
     day,
@@ -316,15 +363,21 @@ _STREAM_DRIFT = (
     sumIf(loss, side = 'facts') AS fact_loss_fen
 FROM
 (
-    SELECT 'stream' AS side, toDate(minute) AS day, category, province_code, reports AS n, loss_fen AS loss
+    -- Both sides aggregate per day first: that is what the per-day projections of report_stats_1m
+    -- (migration 0014) and of report_rollup_1d (0006, 0013) answer from. The days are compared as
+    -- text on purpose: against a Date, ClickHouse rewrites toDate(minute) into a range of `minute`,
+    -- which the projections do not have.
+    SELECT 'stream' AS side, toDate(minute) AS day, category, province_code, sum(reports) AS n, sum(loss_fen) AS loss
     FROM {db}.report_stats_1m
-    WHERE toDate(minute) BETWEEN {since:Date} AND {until:Date}
+    WHERE toDate(minute) BETWEEN toString({since:Date}) AND toString({until:Date})
     AND ({category:String} = '' OR category = {category:String}
          OR """
     + headline_sql("category")
     + """ = {category:String})
-    AND ({region:String} = '' OR province_code = {region:String}
-         OR concat(substring(region_code, 1, 4), '00') = {region:String})
+    AND """
+    + _region_filter(_STREAM_CITY)
+    + """
+    GROUP BY day, category, province_code
     UNION ALL
     SELECT 'facts' AS side, day, category, province_code, sum(reports) AS n, sum(loss_fen) AS loss
     FROM {db}.report_rollup_1d
@@ -332,7 +385,7 @@ FROM
     AND day BETWEEN {since:Date} AND {until:Date}
 """
     + _rollup_filter("    ")
-    + """    GROUP BY day, category, headline, province_code, city_code
+    + """    GROUP BY day, category, province_code
 )
 GROUP BY day, category, province_code
 -- A day, category and province missing on one side reads as 0 there, so it shows up too.

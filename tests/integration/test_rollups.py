@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,10 +22,11 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.leaks import RECORD_COLUMNS
-from sinks.migrate import available, migrate
+from sinks.migrate import Migration, available, migrate
 from sinks.trends import headline_sql
 from sinks.writer import ReportSink
 from streams.categorizer import Classification
@@ -337,26 +340,29 @@ def test_stream_minute_aggregates_agree_with_the_reported_basis(ch: Client, data
     assert len(stream) > 20
 
 
+def install_all_but(ch: Client, database: str, later: Sequence[Migration]) -> None:
+    """An installation from before `later`, with today's other tables: every migration but those."""
+    ch.command(
+        f"CREATE TABLE {database}.schema_migrations (version UInt32, name String, checksum String, "
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+    )
+    for old in [m for m in available() if m not in later]:
+        for statement in old.statements(database, "Asia/Shanghai"):
+            ch.command(statement)
+        ch.insert(
+            f"{database}.schema_migrations",
+            [[old.version, old.name, old.checksum]],
+            column_names=["version", "name", "checksum"],
+        )
+
+
 def test_migration_backfills_facts_written_before_it(ch: Client) -> None:
     """An installation with data upgrades: the rollups cover old and new facts, each once."""
     database = unique("fw_backfill")
     ch.command(f"CREATE DATABASE {database}")
     try:
-        ch.command(
-            f"CREATE TABLE {database}.schema_migrations (version UInt32, name String, checksum String, "
-            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
-        )
-        # An installation from before the rollups, with today's other tables: every migration but
-        # those about the rollups.
         rollup_migrations = [m for m in available() if "report_rollup" in m.sql]
-        for old in [m for m in available() if m not in rollup_migrations]:
-            for statement in old.statements(database, "Asia/Shanghai"):
-                ch.command(statement)
-            ch.insert(
-                f"{database}.schema_migrations",
-                [[old.version, old.name, old.checksum]],
-                column_names=["version", "name", "checksum"],
-            )
+        install_all_but(ch, database, rollup_migrations)
         specs = random_specs(200, seed=5)
         envelopes = Envelopes.pack(specs)
         half = len(envelopes.messages) // 2
@@ -380,15 +386,101 @@ def test_migration_backfills_facts_written_before_it(ch: Client) -> None:
         ch.command(f"DROP DATABASE IF EXISTS {database}")
 
 
-def test_daily_projection_answers_like_the_table(ch: Client, database: str) -> None:
-    """The by_region projection (what the trend queries read) holds the same numbers, also after merges."""
-    load(ch, database, random_specs(300))
-    sql = (
-        f"SELECT basis, toString(day), category, headline, province_code, city_code, {MEASURES_FROM_ROLLUP} "
-        f"FROM {database}.report_rollup_1d GROUP BY ALL ORDER BY ALL"
+def used_projections(ch: Client, sql: str, preferred: str) -> list[str]:
+    """The projections ClickHouse reads for `sql` when asked to prefer `preferred` (on little data
+    all of them are one granule and its own pick is a tie)."""
+    plan = "\n".join(
+        str(r[0])
+        for r in ch.query(
+            f"EXPLAIN projections = 1 {sql}", settings={"preferred_optimize_projection_name": preferred}
+        ).result_rows
     )
-    table = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
-    assert rows(ch, sql + " SETTINGS force_optimize_projection = 1") == table
-    ch.command(f"OPTIMIZE TABLE {database}.report_rollup_1d FINAL")  # merges rebuild the projection
-    assert rows(ch, sql + " SETTINGS force_optimize_projection = 1") == table
-    assert len(table) > 50
+    return re.findall(r"ReadFromMergeTree \((\w+)\)", plan)
+
+
+# Query shapes that only one projection answers: (table, projection, SELECT ... FROM {db}.table ...).
+PROJECTION_QUERIES = (
+    (
+        "report_rollup_1d",
+        "by_region",
+        f"SELECT basis, toString(day), category, headline, province_code, city_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_rollup_1d",
+        "by_province",
+        f"SELECT basis, toString(day), category, headline, province_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_rollup_1d",
+        "by_month",
+        f"SELECT basis, toString(toStartOfMonth(day)), category, headline, province_code, {MEASURES_FROM_ROLLUP} "
+        "FROM {db}.report_rollup_1d GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_stats_1m",
+        "by_day_province",
+        "SELECT toString(toDate(minute)), category, province_code, sum(reports), sum(loss_fen) "
+        "FROM {db}.report_stats_1m GROUP BY ALL ORDER BY ALL",
+    ),
+    (
+        "report_stats_1m",
+        "by_day_city",
+        "SELECT toString(toDate(minute)), category, province_code, concat(substring(region_code, 1, 4), '00'), "
+        "sum(reports), sum(loss_fen) FROM {db}.report_stats_1m GROUP BY ALL ORDER BY ALL",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "projection", "query"), PROJECTION_QUERIES, ids=[p for _, p, _ in PROJECTION_QUERIES]
+)
+def test_projections_answer_like_the_table(ch: Client, database: str, table: str, projection: str, query: str) -> None:
+    """Each projection (what the trend and dashboard queries read) holds the table's numbers, also after merges."""
+    load(ch, database, random_specs(300))
+    sql = query.format(db=database)
+    expected = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
+    assert used_projections(ch, sql, projection) == [projection]
+    forced = (
+        f" SETTINGS force_optimize_projection_name = '{projection}',"
+        f" preferred_optimize_projection_name = '{projection}'"
+    )
+    assert rows(ch, sql + forced) == expected
+    ch.command(f"OPTIMIZE TABLE {database}.{table} FINAL")  # merges rebuild the projections
+    assert rows(ch, sql + forced) == expected
+    assert len(expected) > 10
+
+
+def test_projection_migrations_build_the_projections_of_existing_parts(ch: Client) -> None:
+    """Migrations 0013 and 0014 on a database with data: every old part gets the new projections."""
+    database = unique("fw_projections")
+    ch.command(f"CREATE DATABASE {database}")
+    try:
+        later = [m for m in available() if m.version in (13, 14)]
+        install_all_but(ch, database, later)
+        load(ch, database, random_specs(200, seed=9))
+        assert migrate(ch, database, "Asia/Shanghai") == later
+        wait_for_mutations(ch, database)
+        for table, projection, query in PROJECTION_QUERIES:
+            sql = query.format(db=database)
+            expected = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
+            parts_without = scalar(
+                ch,
+                f"SELECT count() FROM system.parts WHERE database = '{database}' AND table = '{table}' AND active "
+                f"AND NOT has(projections, '{projection}')",
+            )
+            assert parts_without == 0, (table, projection)
+            assert used_projections(ch, sql, projection) == [projection]
+            assert rows(ch, sql + f" SETTINGS preferred_optimize_projection_name = '{projection}'") == expected
+    finally:
+        ch.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+def wait_for_mutations(ch: Client, database: str) -> None:
+    """MATERIALIZE PROJECTION runs in the background; a test waits for it (a bounded number of polls)."""
+    for _ in range(600):
+        if not scalar(ch, f"SELECT count() FROM system.mutations WHERE database = '{database}' AND NOT is_done"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"mutations in {database} still running after a minute")
