@@ -261,9 +261,10 @@ def compare(ch: Client, database: str, table: str, bucket_rollup: str, bucket_fa
     return len(from_facts)
 
 
-def load(ch: Client, database: str, specs: Sequence[Spec]) -> None:
+def load(ch: Client, database: str, specs: Sequence[Spec], **packing: Any) -> None:
+    """The test's leak batch, then the specs delivered through the sink (its join marks the leaked)."""
     ch.insert(f"{database}.leak_records", [[i, "test-batch", 1, 1] for i in LEAKED], column_names=list(RECORD_COLUMNS))
-    deliver(ch, database, Envelopes.pack(specs))
+    deliver(ch, database, Envelopes.pack(specs, **packing))
 
 
 def test_reports_hold_the_known_set_exactly_once(ch: Client, database: str) -> None:

@@ -27,7 +27,7 @@ from fraudwatch.trends_cmd import trends
 from sinks import trends as analyses
 from sinks.migrate import migrate
 from tests.integration.conftest import unique
-from tests.integration.test_rollups import CATEGORIES, HEADLINE, ZONE, Envelopes, Spec, deliver
+from tests.integration.test_rollups import CATEGORIES, HEADLINE, ZONE, Spec, hashed, load
 
 UNTIL = date(2026, 3, 15)  # a Sunday
 FIRST_DAY = date(2026, 2, 9)
@@ -62,13 +62,12 @@ def specs_for_trends(count: int = 420, seed: int = 3) -> list[Spec]:
                 amount_lost_fen=rng.choice((0, 0, 10_000, 25_050, 99_999, 1_000_000, rng.randrange(1, 50_000_000))),
                 channel=rng.choice(("app", "web", "hotline", "police")),
                 citizen_category=citizen,
-                victim_phone_hash=rng.choice(("", "", *(f"phone:{k}" for k in range(40)))),
-                victim_id_hash=rng.choice(("", "", "", *(f"id:{k}" for k in range(12)))),
+                victim_phone_hash=rng.choice(("", "", *(hashed("phone", k) for k in range(40)))),
+                victim_id_hash=rng.choice(("", "", "", *(hashed("id", k) for k in range(12)))),
                 victim_age_band=rng.choice(("", "under_18", "26_35", "over_60")),
                 scammer_contacts=tuple(
                     rng.choice(("", *(f"wechat:s{k}" for k in range(12)))) for _ in range(rng.randint(0, 3))
                 ),
-                leak_linked=rng.random() < 0.3,
             )
         )
     return specs
@@ -81,7 +80,7 @@ def loaded(clickhouse_url: str) -> Iterator[tuple[Client, str, list[Spec]]]:
     database = unique("fw_trends")
     migrate(client, database, "Asia/Shanghai")
     specs = specs_for_trends()
-    deliver(client, database, Envelopes.pack(specs, seed=17, partitions=3))
+    load(client, database, specs, seed=17, partitions=3)
     yield client, database, specs
     client.command(f"DROP DATABASE IF EXISTS {database}")
     client.close()
@@ -91,7 +90,7 @@ def loaded(clickhouse_url: str) -> Iterator[tuple[Client, str, list[Spec]]]:
 def writable(ch: Client, database: str) -> tuple[Client, str, list[Spec]]:
     """The known set in a database of its own, for a test that adds rows."""
     specs = specs_for_trends()
-    deliver(ch, database, Envelopes.pack(specs, seed=17, partitions=3))
+    load(ch, database, specs, seed=17, partitions=3)
     return ch, database, specs
 
 
