@@ -92,10 +92,10 @@ class LeakIndex:
     """Looks hashed identifiers up in `leak_records`.
 
     The identifiers travel as the bound parameter `{ids:Array(String)}`. Beyond 4 KiB of parameters
-    clickhouse-connect sends them form-encoded, which ClickHouse servers and the chDB backend take
-    but fraudwatch's embedded gateway (sinks/gateway.py) does not yet: there `check` finds out, and
-    the identifiers are inlined into the statement instead, which is safe because only strings of
-    the HASHED_IDENTIFIER shape (hex digits and a kind name) are ever looked up.
+    clickhouse-connect sends them form-encoded, which ClickHouse servers, the chDB backend and the
+    embedded gateway (sinks/gateway.py) take. An endpoint that does not is found out by `check`, and
+    the identifiers are then inlined into the statement instead, which is safe because only strings
+    of the HASHED_IDENTIFIER shape (hex digits and a kind name) are ever looked up.
     """
 
     def __init__(self, client: Client, database: str, *, bound_parameters: bool | None = None) -> None:

@@ -264,8 +264,12 @@ def test_lookup_sends_identifiers_bound_or_inlined_with_the_same_answer(
     assert inlined == bound
     assert set(inlined) == set(wanted[:60])
     assert all(hits == [("LEAK-A", hits[0][1])] for hits in inlined.values())
-    # The gateway cannot take form-encoded parameters, so the probe settles on inlining.
-    assert LeakIndex(ch, database).bound_parameters is False
+    # The gateway takes parameters too large for a URL as a form, so the probe settles on binding,
+    # and a flush-sized lookup (sent as a form) answers as the inlined one does.
+    probed = LeakIndex(ch, database)
+    assert probed.bound_parameters is True
+    many = wanted + [f"phone:{i:032x}" for i in range(3_000)]
+    assert probed.lookup(many) == LeakIndex(ch, database, bound_parameters=False).lookup(many) == inlined
 
 
 # --- loading: idempotent ---------------------------------------------------------------------------
