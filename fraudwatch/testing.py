@@ -12,10 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -212,9 +214,6 @@ class WebhookReceiver:
     """
 
     def __init__(self, answers: Iterable[int] = ()) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.answers = list(answers)
         self.posts: list[tuple[dict[str, str], bytes]] = []
         self._lock = threading.Lock()

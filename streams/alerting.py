@@ -114,8 +114,6 @@ class AlertEngine:
         if alert.delivered:
             self.undelivered.pop(alert.alert_id, None)
         else:
-            if self.webhook is None and alert.webhook_delivery == PENDING:
-                alert = replace(alert, webhook_delivery=DELIVERED)  # nothing to deliver to
             self.undelivered[alert.alert_id] = alert
 
     def detect(self, now: datetime) -> list[Alert]:
@@ -137,8 +135,6 @@ class AlertEngine:
             *leak_decisions(self.store.leak_counts(leak_windows), self._open_of(Detector.LEAK_EXPLOITATION),
                             leak_windows[0], t),
         ]  # fmt: skip
-        if self.webhook is None:
-            changes = [replace(a, webhook_delivery=DELIVERED) for a in changes]
         self.store.save(changes)
         for alert in changes:
             self._track(alert)
@@ -156,21 +152,15 @@ class AlertEngine:
             if retry and time.monotonic() < retry.not_before:
                 continue
             body = json.dumps(alert.event(), ensure_ascii=False, sort_keys=True).encode()
+            # A destination that is not configured counts as delivered: there is nothing to send it to.
             topic, hook = alert.topic_delivery, alert.webhook_delivery
-            if topic == PENDING and self.publish is not None:
-                try:
-                    await self.publish(alert.alert_id.encode(), body)
-                    topic = DELIVERED
-                except Exception as exc:
-                    log.error("alert not published; will retry", extra={"alert_id": alert_id, "error": str(exc)})
-            elif self.publish is None:
-                topic = DELIVERED
-            if hook == PENDING and self.webhook is not None:
-                outcome = await self.webhook.post(body, alert.event_id)
-                hook = {Outcome.DELIVERED: DELIVERED, Outcome.REFUSED: REFUSED}.get(outcome, PENDING)
-            if (topic, hook) != (alert.topic_delivery, alert.webhook_delivery):
-                await asyncio.to_thread(self.store.save, [replace(alert, topic_delivery=topic, webhook_delivery=hook)])
+            if topic == PENDING:
+                topic = await self._publish(alert, body)
+            if hook == PENDING:
+                hook = await self._post(alert, body)
             updated = replace(alert, topic_delivery=topic, webhook_delivery=hook)
+            if updated != alert:
+                await asyncio.to_thread(self.store.save, [updated])
             if updated.delivered:
                 self.undelivered.pop(alert_id, None)
                 self._retries.pop(alert_id, None)
@@ -179,6 +169,22 @@ class AlertEngine:
                 pause = self._retries.get(alert_id, _Retry()).pause_s
                 self._retries[alert_id] = _Retry(time.monotonic() + pause, min(pause * 2, _MAX_RETRY_PAUSE_S))
         return len(self.undelivered)
+
+    async def _publish(self, alert: Alert, body: bytes) -> int:
+        if self.publish is None:
+            return DELIVERED
+        try:
+            await self.publish(alert.alert_id.encode(), body)
+        except Exception as exc:
+            log.error("alert not published; will retry", extra={"alert_id": alert.alert_id, "error": str(exc)})
+            return PENDING
+        return DELIVERED
+
+    async def _post(self, alert: Alert, body: bytes) -> int:
+        if self.webhook is None:
+            return DELIVERED
+        outcome = await self.webhook.post(body, alert.event_id)
+        return {Outcome.DELIVERED: DELIVERED, Outcome.REFUSED: REFUSED}.get(outcome, PENDING)
 
     async def cycle(self, now: datetime) -> list[Alert]:
         changes = await asyncio.to_thread(self.detect, now)
