@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -227,7 +227,7 @@ def _scored_decisions(
     window: Window,
     min_reports: int,
     thresholds: Thresholds,
-    title: Any,
+    title: Callable[[str, Score, Mapping[str, Any]], str],
 ) -> list[Alert]:
     """Open a series scoring at least open_score with min_reports; resolve an open one below resolve_score."""
     changes = []
