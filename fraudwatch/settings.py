@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         return self.data_dir / "clickhouse"
 
     @property
+    def worker_state_dir(self) -> Path:
+        """Faust's own files (table state, version marker) for this worker, kept with the rest of the data."""
+        return self.data_dir / "workers" / self.worker_id
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

@@ -156,11 +156,13 @@ class WorkerApp(faust.App):
 
 
 def build_app(settings: Settings) -> faust.App:
+    settings.worker_state_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = WorkerApp(
         settings.worker_id,
         fetch_max_wait_ms=round(settings.fetch_max_wait_s * 1000),
         broker=f"kafka://{settings.bootstrap_servers}",
         store="memory://",
+        datadir=settings.worker_state_dir,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.raw_partitions,

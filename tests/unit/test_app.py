@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fraudwatch.settings import Settings
@@ -17,3 +19,11 @@ async def test_worker_consumer_fetches_wait_as_configured(seconds: float) -> Non
         assert consumer._fetch_max_wait_ms == round(seconds * 1000)
     finally:
         await consumer.stop()
+
+
+def test_worker_keeps_its_faust_files_in_the_data_dir(tmp_path: Path) -> None:
+    # Faust's default is "<app id>-data" in the working directory, which litters wherever it starts.
+    settings = Settings(data_dir=tmp_path, worker_id="worker-a")
+    app = build_app(settings)
+    assert Path(app.conf.datadir) == tmp_path / "workers" / "worker-a"
+    assert Path(app.conf.tabledir).is_relative_to(tmp_path)
