@@ -36,8 +36,17 @@ from fraudwatch.auth import Principal, Role, TokenRegistry
 from fraudwatch.broker import die_with_parent
 from fraudwatch.errors import StorageError
 from fraudwatch.metrics import record
+from fraudwatch.pii import IdentifierKind
 from fraudwatch.producer import EnvelopeProducer
-from fraudwatch.reports import ClientKey, ReportIn, fresh_report_ids, sanitise
+from fraudwatch.reports import (
+    ClientKey,
+    ReportFields,
+    ReportIn,
+    decode_batch,
+    decode_report,
+    fresh_report_ids,
+    sanitise,
+)
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
 from streams.envelope import SanitisedReport
@@ -66,6 +75,16 @@ class _ValidBatch(BaseModel):
 
 
 _CLIENT_KEY = TypeAdapter(ClientKey)
+
+
+def _valid_client_key(value: str | None) -> bool:
+    if value is None:
+        return True
+    try:
+        _CLIENT_KEY.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class ItemResult(BaseModel):
@@ -314,7 +333,12 @@ def create_app(settings: Settings) -> FastAPI:
     zone = settings.zone
 
     def prepare(
-        report: ReportIn, who: Principal, now: datetime, client_key: str | None = None, fresh_id: str | None = None
+        report: ReportFields,
+        who: Principal,
+        now: datetime,
+        client_key: str | None = None,
+        fresh_id: str | None = None,
+        hashes: dict[tuple[IdentifierKind, str], str] | None = None,
     ) -> SanitisedReport:
         return sanitise(
             report,
@@ -325,6 +349,7 @@ def create_app(settings: Settings) -> FastAPI:
             default_channel=who.channel,
             client_key=client_key,
             fresh_id=fresh_id,
+            hashes=hashes,
         )
 
     async def deliver(reports: list[SanitisedReport]) -> list[BaseException | None]:
@@ -365,7 +390,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def submit_report(request: Request) -> Response:
         who = _submitter(request)
         idempotency_key = request.headers.get("idempotency-key")
-        report: ReportIn = validated(await request.body(), ReportIn, ("idempotency-key", idempotency_key))
+        body = await request.body()
+        report: ReportFields | None = decode_report(body)
+        if report is None or not _valid_client_key(idempotency_key):
+            report = validated(body, ReportIn, ("idempotency-key", idempotency_key))
         if idempotency_key and report.report_id and idempotency_key != report.report_id:
             raise HTTPException(422, "Idempotency-Key and report_id disagree")
         try:
@@ -379,15 +407,19 @@ def create_app(settings: Settings) -> FastAPI:
             raise outcome
         return _json({"report_id": sanitised.report_id, "status": "accepted"}, 202)
 
-    def batch_items(body: bytes) -> list[ReportIn | list[dict[str, str]]]:
+    def batch_items(body: bytes) -> list[ReportFields | list[dict[str, str]]]:
         """Each item of a batch body: the report, or what is wrong with it by field."""
+        plain = decode_batch(body)
+        if plain is not None:
+            check_batch_size(len(plain))
+            return list(plain)
         try:
             reports = _ValidBatch.model_validate_json(body).reports
         except ValidationError:
             # Some item is invalid (or the body is): item by item, to answer each one.
             loose: BatchIn = validated(body, BatchIn)
             check_batch_size(len(loose.reports))
-            items: list[ReportIn | list[dict[str, str]]] = []
+            items: list[ReportFields | list[dict[str, str]]] = []
             for item in loose.reports:
                 try:
                     items.append(ReportIn.model_validate(item))
@@ -414,12 +446,13 @@ def create_app(settings: Settings) -> FastAPI:
         fresh = fresh_report_ids(len(items))
         results: list[dict[str, Any]] = [{}] * len(items)
         ready: list[tuple[int, SanitisedReport]] = []
+        hashes: dict[tuple[IdentifierKind, str], str] = {}
         for index, item in enumerate(items):
             if isinstance(item, list):
                 results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": item}
                 continue
             try:
-                ready.append((index, prepare(item, who, now, fresh_id=fresh[index])))
+                ready.append((index, prepare(item, who, now, fresh_id=fresh[index], hashes=hashes)))
             except ValueError as exc:
                 errors = [{"field": "", "problem": str(exc)}]
                 results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": errors}
