@@ -180,48 +180,58 @@ class ReportIn(_Strict):
 
 
 # The fast path's spellings: each accepts a subset of what the pydantic type above accepts (ASCII
-# digits, no surrounding whitespace, \Z where $ would also match before a final newline), and
-# those values the pydantic type keeps as they are, so both give the same report.
-_PlainPhone = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5,15}\Z")]
-_PlainIdCard = Annotated[str, msgspec.Meta(pattern=r"^(?:[0-9]{17}[0-9X]|[0-9]{15})\Z")]
-_PlainBankAccount = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{10,19}\Z")]
-_PlainQQ = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{4,11}\Z")]
-_PlainWeChatId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_+.-]{2,40}\Z")]
-_PlainUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
-_PlainClientKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")]
-_PlainRegion = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}\Z")]
+# digits, no surrounding whitespace), and those values the pydantic type keeps as they are, so both
+# give the same report. Checked with `fullmatch` in `__post_init__`: as msgspec constraints
+# (`Meta(pattern=...)`) the same patterns cost several times as much.
+_PLAIN_PHONE = re.compile(r"[0-9]{5,15}")
+_PLAIN_ID_CARD = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_PLAIN_BANK_ACCOUNT = re.compile(r"[0-9]{10,19}")
+_PLAIN_QQ = re.compile(r"[1-9][0-9]{4,11}")
+_PLAIN_WECHAT_ID = re.compile(r"[A-Za-z0-9_+.-]{2,40}")
+_PLAIN_CLIENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
 # Times as text for datetime.fromisoformat, to six digits of seconds: msgspec's own datetimes round a
 # seventh digit where pydantic cuts it off.
-_PlainTime = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-        r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
-    ),
-]
-_PlainAmount = (
-    Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,9}(?:\.[0-9]{1,2})?\Z")]
-    | Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_CNY)]
+_PLAIN_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
-_PlainList = msgspec.Meta(max_length=20)
+_PlainList = Annotated[list[str], msgspec.Meta(max_length=20)]
+
+
+def _plain(pattern: re.Pattern[str], value: str | None) -> None:
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError("not plainly spelled")
+
+
+def _all_plain(pattern: re.Pattern[str], values: list[str]) -> None:
+    if values and not all(map(pattern.fullmatch, values)):
+        raise ValueError("not plainly spelled")
 
 
 class _PlainVictim(msgspec.Struct, forbid_unknown_fields=True):
-    phone: _PlainPhone | None = None
-    id_number: _PlainIdCard | None = None
+    phone: str | None = None
+    id_number: str | None = None
     age_band: AgeBand | None = None
     gender: Gender | None = None
 
+    def __post_init__(self) -> None:
+        _plain(_PLAIN_PHONE, self.phone)
+        _plain(_PLAIN_ID_CARD, self.id_number)
+
 
 class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True):
-    phones: Annotated[list[_PlainPhone], _PlainList] = []
-    qq: Annotated[list[_PlainQQ], _PlainList] = []
-    wechat: Annotated[list[_PlainWeChatId], _PlainList] = []
-    urls: Annotated[list[_PlainUrl], _PlainList] = []
-    bank_accounts: Annotated[list[_PlainBankAccount], _PlainList] = []
+    phones: _PlainList = []
+    qq: _PlainList = []
+    wechat: _PlainList = []
+    urls: Annotated[list[Annotated[str, msgspec.Meta(max_length=2048)]], msgspec.Meta(max_length=20)] = []
+    bank_accounts: _PlainList = []
     payment_channel: PaymentChannel | None = None
 
     def __post_init__(self) -> None:
+        _all_plain(_PLAIN_PHONE, self.phones)
+        _all_plain(_PLAIN_QQ, self.qq)
+        _all_plain(_PLAIN_WECHAT_ID, self.wechat)
+        _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
         for url in self.urls:
             if url != url.strip():
                 raise ValueError("surrounding whitespace")
@@ -231,27 +241,32 @@ class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True):
 class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A `ReportIn` as msgspec decodes it when it is spelled plainly (see `decode_report`)."""
 
-    report_id: _PlainClientKey | None = None
+    report_id: str | None = None
     description: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-    region_code: _PlainRegion
-    amount_text: _PlainAmount = msgspec.field(name="amount_lost")
+    region_code: str
+    amount_text: str | Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_CNY)] = msgspec.field(name="amount_lost")
     channel: Channel | None = None
     category: Category | None = None
     contact_method: ContactMethod | None = None
-    reported_at_text: _PlainTime | None = msgspec.field(default=None, name="reported_at")
-    occurred_at_text: _PlainTime | None = msgspec.field(default=None, name="occurred_at")
+    reported_at_text: str | None = msgspec.field(default=None, name="reported_at")
+    occurred_at_text: str | None = msgspec.field(default=None, name="occurred_at")
     victim: _PlainVictim | None = None
     scammer: _PlainScammer | None = None
-    victim_phone: _PlainPhone | None = None
+    victim_phone: str | None = None
 
     def __post_init__(self) -> None:
         # msgspec turns a ValueError here into its ValidationError: the caller falls back to ReportIn.
         text = self.description
         if text[0].isspace() or text[-1].isspace():
             raise ValueError("surrounding whitespace")
-        _valid_region(self.region_code)
-        if self.amount_lost > MAX_AMOUNT_CNY:
-            raise ValueError("amount_lost too large")
+        _valid_region(self.region_code)  # its own fullmatch leaves no room for whitespace
+        _plain(_PLAIN_CLIENT_KEY, self.report_id)
+        _plain(_PLAIN_PHONE, self.victim_phone)
+        amount = self.amount_text
+        if isinstance(amount, str) and not (_PLAIN_AMOUNT.fullmatch(amount) and Decimal(amount) <= MAX_AMOUNT_CNY):
+            raise ValueError("not a plainly spelled amount")
+        _plain(_PLAIN_TIME, self.reported_at_text)
+        _plain(_PLAIN_TIME, self.occurred_at_text)
         victim = self.victim
         if self.victim_phone and victim and victim.phone and self.victim_phone != victim.phone:
             raise ValueError("victim_phone and victim.phone disagree")
