@@ -526,7 +526,10 @@ def create_app(settings: Settings) -> FastAPI:
         except _TooLarge:
             raise  # BodyLimit answers
         except Exception as exc:
-            response = answer_to(exc)
+            await answer_to(exc)(scope, receive, send)
+            if not isinstance(exc, RequestValidationError | HTTPException | Unavailable):
+                raise  # after the 500, as Starlette's ServerErrorMiddleware does: the server logs it too
+            return
         await response(scope, receive, send)
 
     fast = BodyLimit(serve_ingest, max_bytes=settings.max_request_bytes)
