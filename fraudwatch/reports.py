@@ -461,7 +461,7 @@ def sanitise(
         # Most reports name no URL and mention no identifier: empty tuples without building them.
         scammer_contacts=tuple(dict.fromkeys(contacts)) if contacts else (),
         scammer_domains=tuple(sorted(h for h in hosts if h)) if hosts else (),
-        mentioned_identifiers=tuple(dict.fromkeys(f"{k}:{digest}" for k, digest in mentioned)) if mentioned else (),
+        mentioned_identifiers=tuple(dict.fromkeys(k + ":" + digest for k, digest in mentioned)) if mentioned else (),
     )
 
 
