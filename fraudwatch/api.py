@@ -212,9 +212,10 @@ class _Api(FastAPI):
     """FastAPI, except that the ingest endpoints' POSTs go straight to their handlers.
 
     Per request, FastAPI's middleware stack, routing, `Request` and endpoint wrapping cost about as
-    much CPU as validating, sanitising and producing a report; the ingest handlers need none of it
-    (they read the token, the body and the headers themselves). Their routes stay registered, serving
-    the OpenAPI document and any request that reaches the router.
+    much CPU as the endpoint's own work (py-spy: ~13% of a single-report request against ~15%); the
+    ingest handlers need none of it (they read the token, the body and the headers themselves).
+    Their routes stay registered, serving the OpenAPI document and any request that reaches the
+    router.
     """
 
     def __init__(self, **options: Any) -> None:
