@@ -11,7 +11,7 @@ what carries over to another machine. Rounds alternate the variants, and the bes
 Variants: the baseline revision's code with uvloop and httptools hidden (asyncio + h11, as the API ran
 before they were dependencies), the same code with them, and this tree.
 
-    python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--json out.json]
+    python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--json out.json]
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--no-h11", action="store_true", help="leave out the baseline on asyncio + h11 (shorter runs)")
     args = parser.parse_args()
 
     reports = generate_reports(2000, seed=20_241_128)
@@ -143,7 +144,7 @@ def main() -> None:
         old = extract(args.baseline, workdir / "baseline")
         hidden = hiding_dir(workdir / "hidden")
         variants = [
-            Variant(f"{args.baseline}, asyncio + h11", old, hide_fast_server=True),
+            *([] if args.no_h11 else [Variant(f"{args.baseline}, asyncio + h11", old, hide_fast_server=True)]),
             Variant(f"{args.baseline}, uvloop + httptools", old),
             Variant("this tree", ROOT),
         ]

@@ -3,6 +3,12 @@
 `ReportIn` is the documented input schema (served as OpenAPI and committed as JSON Schema);
 `sanitise` is the boundary: personal identifiers become keyed hashes, the description is
 redacted, and nothing personal leaves in clear.
+
+`decode_report` and `decode_batch` are the API's fast path to the same reports: msgspec checks a
+body in native code against constraints that accept a subset of what `ReportIn` accepts (plain
+spellings only: no surrounding whitespace, ASCII-digit identifiers, times to the microsecond), with
+the same results; whatever they refuse goes through `ReportIn`, which answers with its field errors.
+A property test holds the two to that.
 """
 
 from __future__ import annotations
@@ -10,13 +16,15 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import msgspec
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fraudwatch.pii import IdentifierKind, normalise, redact, tagged_hash
@@ -171,6 +179,194 @@ class ReportIn(_Strict):
         return self
 
 
+# The fast path's spellings: each accepts a subset of what the pydantic type above accepts (ASCII
+# digits, no surrounding whitespace), and those values the pydantic type keeps as they are, so both
+# give the same report. Checked with `fullmatch` in `__post_init__`: as msgspec constraints
+# (`Meta(pattern=...)`) the same patterns cost several times as much.
+_PLAIN_PHONE = re.compile(r"[0-9]{5,15}")
+_PLAIN_ID_CARD = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_PLAIN_BANK_ACCOUNT = re.compile(r"[0-9]{10,19}")
+_PLAIN_QQ = re.compile(r"[1-9][0-9]{4,11}")
+_PLAIN_WECHAT_ID = re.compile(r"[A-Za-z0-9_+.-]{2,40}")
+_PLAIN_CLIENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
+# Times as text for datetime.fromisoformat, to six digits of seconds: msgspec's own datetimes round a
+# seventh digit where pydantic cuts it off.
+_PLAIN_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_PlainList = Annotated[list[str], msgspec.Meta(max_length=20)]
+
+
+def _plain(pattern: re.Pattern[str], value: str | None) -> None:
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError("not plainly spelled")
+
+
+def _all_plain(pattern: re.Pattern[str], values: list[str]) -> None:
+    if values and not all(map(pattern.fullmatch, values)):
+        raise ValueError("not plainly spelled")
+
+
+class _PlainVictim(msgspec.Struct, forbid_unknown_fields=True):
+    phone: str | None = None
+    id_number: str | None = None
+    age_band: AgeBand | None = None
+    gender: Gender | None = None
+
+    def __post_init__(self) -> None:
+        _plain(_PLAIN_PHONE, self.phone)
+        _plain(_PLAIN_ID_CARD, self.id_number)
+
+
+class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True):
+    phones: _PlainList = []
+    qq: _PlainList = []
+    wechat: _PlainList = []
+    urls: Annotated[list[Annotated[str, msgspec.Meta(max_length=2048)]], msgspec.Meta(max_length=20)] = []
+    bank_accounts: _PlainList = []
+    payment_channel: PaymentChannel | None = None
+
+    def __post_init__(self) -> None:
+        _all_plain(_PLAIN_PHONE, self.phones)
+        _all_plain(_PLAIN_QQ, self.qq)
+        _all_plain(_PLAIN_WECHAT_ID, self.wechat)
+        _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
+        for url in self.urls:
+            if url != url.strip():
+                raise ValueError("surrounding whitespace")
+            _valid_url(url)
+
+
+class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A `ReportIn` as msgspec decodes it when it is spelled plainly (see `decode_report`)."""
+
+    report_id: str | None = None
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
+    region_code: str
+    amount_text: str | Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_CNY)] = msgspec.field(name="amount_lost")
+    channel: Channel | None = None
+    category: Category | None = None
+    contact_method: ContactMethod | None = None
+    reported_at_text: str | None = msgspec.field(default=None, name="reported_at")
+    occurred_at_text: str | None = msgspec.field(default=None, name="occurred_at")
+    victim: _PlainVictim | None = None
+    scammer: _PlainScammer | None = None
+    victim_phone: str | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec turns a ValueError here into its ValidationError: the caller falls back to ReportIn.
+        text = self.description
+        if text[0].isspace() or text[-1].isspace():
+            raise ValueError("surrounding whitespace")
+        _valid_region(self.region_code)  # its own fullmatch leaves no room for whitespace
+        _plain(_PLAIN_CLIENT_KEY, self.report_id)
+        _plain(_PLAIN_PHONE, self.victim_phone)
+        amount = self.amount_text
+        if isinstance(amount, str) and not (_PLAIN_AMOUNT.fullmatch(amount) and Decimal(amount) <= MAX_AMOUNT_CNY):
+            raise ValueError("not a plainly spelled amount")
+        _plain(_PLAIN_TIME, self.reported_at_text)
+        _plain(_PLAIN_TIME, self.occurred_at_text)
+        victim = self.victim
+        if self.victim_phone and victim and victim.phone and self.victim_phone != victim.phone:
+            raise ValueError("victim_phone and victim.phone disagree")
+        reported, occurred = self.reported_at, self.occurred_at  # a date that does not exist raises
+        if reported and occurred and occurred > reported + MAX_CLOCK_SKEW:
+            raise ValueError("occurred_at is after reported_at")
+
+    @property
+    def amount_lost(self) -> Decimal:
+        return Decimal(self.amount_text)
+
+    @property
+    def reported_at(self) -> datetime | None:
+        return None if self.reported_at_text is None else datetime.fromisoformat(self.reported_at_text)
+
+    @property
+    def occurred_at(self) -> datetime | None:
+        return None if self.occurred_at_text is None else datetime.fromisoformat(self.occurred_at_text)
+
+
+class _PlainBatch(msgspec.Struct):
+    reports: Annotated[list[PlainReport], msgspec.Meta(min_length=1)]
+
+
+_REPORT_DECODER = msgspec.json.Decoder(PlainReport)
+_BATCH_DECODER = msgspec.json.Decoder(_PlainBatch)
+
+
+def decode_report(body: bytes) -> PlainReport | None:
+    """The body as a report if msgspec can take it as one; None means: ask `ReportIn`, which says why
+    not (or accepts a less plain spelling)."""
+    try:
+        return _REPORT_DECODER.decode(body)
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: e.g. a lone surrogate
+        return None
+
+
+def decode_batch(body: bytes) -> list[PlainReport] | None:
+    """`decode_report` for a batch body ({"reports": [...]}, other keys ignored as by the API's model)."""
+    try:
+        return _BATCH_DECODER.decode(body).reports
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+
+
+class _VictimFields(Protocol):
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def id_number(self) -> str | None: ...
+    @property
+    def age_band(self) -> AgeBand | None: ...
+    @property
+    def gender(self) -> Gender | None: ...
+
+
+class _ScammerFields(Protocol):
+    @property
+    def phones(self) -> Sequence[str]: ...
+    @property
+    def qq(self) -> Sequence[str]: ...
+    @property
+    def wechat(self) -> Sequence[str]: ...
+    @property
+    def urls(self) -> Sequence[str]: ...
+    @property
+    def bank_accounts(self) -> Sequence[str]: ...
+    @property
+    def payment_channel(self) -> PaymentChannel | None: ...
+
+
+class ReportFields(Protocol):
+    """What `sanitise` reads: a `ReportIn` or a `PlainReport`."""
+
+    @property
+    def report_id(self) -> str | None: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def amount_lost(self) -> Decimal: ...
+    @property
+    def channel(self) -> Channel | None: ...
+    @property
+    def category(self) -> StrEnum | None: ...
+    @property
+    def contact_method(self) -> ContactMethod | None: ...
+    @property
+    def reported_at(self) -> datetime | None: ...
+    @property
+    def occurred_at(self) -> datetime | None: ...
+    @property
+    def victim(self) -> _VictimFields | None: ...
+    @property
+    def scammer(self) -> _ScammerFields | None: ...
+    @property
+    def victim_phone(self) -> str | None: ...
+
+
 _NO_VICTIM = Victim()
 _NO_SCAMMER = Scammer()
 # The RFC 4122 variant puts 10 in the top bits of the clock_seq byte: 8, 9, a or b as its first hex digit.
@@ -199,7 +395,7 @@ def fresh_report_ids(count: int) -> list[str]:
 
 
 def sanitise(
-    report: ReportIn,
+    report: ReportFields,
     *,
     key: bytes,
     zone: ZoneInfo,
@@ -208,10 +404,13 @@ def sanitise(
     default_channel: str | None = None,
     client_key: str | None = None,
     fresh_id: str | None = None,
+    hashes: dict[tuple[IdentifierKind, str], str] | None = None,
 ) -> SanitisedReport:
     """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned.
 
     `fresh_id` (from `fresh_report_ids`) is the report_id of a report that carries no client key.
+    `hashes`, shared by the reports of one batch, keeps each identifier's "kind:hash" so that the
+    phones and accounts a scam ring repeats across its victims are hashed once per batch.
     """
     reported_at = (report.reported_at or now).astimezone(zone)
     if reported_at > now + MAX_CLOCK_SKEW:
@@ -220,9 +419,16 @@ def sanitise(
     victim = report.victim or _NO_VICTIM
     scammer = report.scammer or _NO_SCAMMER
     victim_phone = report.victim_phone or victim.phone
+    known = {} if hashes is None else hashes
+
+    def tagged(kind: IdentifierKind, value: str) -> str:
+        digest = known.get((kind, value))
+        if digest is None:
+            digest = known[kind, value] = tagged_hash(key, kind, value)
+        return digest
 
     contacts = [
-        tagged_hash(key, kind, value)
+        tagged(kind, value)
         for kind, values in (
             (IdentifierKind.PHONE, scammer.phones),
             (IdentifierKind.QQ, scammer.qq),
@@ -232,7 +438,8 @@ def sanitise(
         )
         for value in values
     ]
-    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in scammer.urls}
+    urls = scammer.urls
+    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in urls} if urls else ()
     key_used = client_key or report.report_id
     return SanitisedReport(
         report_id=report_id_for(submitter, key_used, fresh_id),
@@ -243,18 +450,18 @@ def sanitise(
         amount_lost_fen=int(report.amount_lost * 100),
         description=description,
         citizen_category=str(report.category) if report.category else "",
-        victim_phone_hash=tagged_hash(key, IdentifierKind.PHONE, victim_phone) if victim_phone else "",
+        victim_phone_hash=tagged(IdentifierKind.PHONE, victim_phone) if victim_phone else "",
         submitter=submitter,
         client_keyed=key_used is not None,
         contact_method=str(report.contact_method) if report.contact_method else "",
         payment_channel=str(scammer.payment_channel) if scammer.payment_channel else "",
-        victim_id_hash=tagged_hash(key, IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
+        victim_id_hash=tagged(IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
         victim_age_band=str(victim.age_band) if victim.age_band else "",
         victim_gender=str(victim.gender) if victim.gender else "",
         # Most reports name no URL and mention no identifier: empty tuples without building them.
         scammer_contacts=tuple(dict.fromkeys(contacts)) if contacts else (),
         scammer_domains=tuple(sorted(h for h in hosts if h)) if hosts else (),
-        mentioned_identifiers=tuple(dict.fromkeys(f"{k}:{digest}" for k, digest in mentioned)) if mentioned else (),
+        mentioned_identifiers=tuple(dict.fromkeys(k + ":" + digest for k, digest in mentioned)) if mentioned else (),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,12 +12,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from fraudwatch.pii import IdentifierKind, keyed_hash
-from fraudwatch.reports import Channel, ReportIn, fresh_report_ids
+from fraudwatch.reports import Channel, ReportIn, decode_batch, decode_report, fresh_report_ids
 from fraudwatch.reports import sanitise as sanitise_report
 from fraudwatch.settings import ENV_PREFIX, Settings
+from fraudwatch.simulate import generate_reports
 from streams.envelope import SanitisedReport, decode_envelope, encode_envelope
 
 HASH_KEY = "unit-test-hash-key"
@@ -328,3 +333,165 @@ def test_a_fresh_id_is_used_only_without_a_client_key(settings: Settings) -> Non
 def test_sanitised_report_survives_the_envelope(settings: Settings) -> None:
     result = sanitise(report(victim_phone="13800138000", description="电话13800138000"), settings, NOW)
     assert decode_envelope(encode_envelope("e", [result])).reports == (result,)
+
+
+# The fast path (`decode_report`, msgspec) against the contract (`ReportIn`, pydantic): whatever the
+# fast path accepts, ReportIn accepts, and both sanitise to the same report; plain spellings of valid
+# reports (what clients send) take the fast path. Each drawn report is a valid one with some fields
+# swapped for spellings either side of a constraint.
+
+_TRICKY_TEXT = st.sampled_from(["", " ", "a", " a", "a ", "a\n", "\u3000a", "\x1ca", "１", "ａ", "\ud7ff", "é"])
+_DIGITS = st.text("0123456789", min_size=0, max_size=20)
+
+
+def _variants(valid: st.SearchStrategy[Any], *tricky: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly the valid value; otherwise it padded with whitespace, or another tricky spelling."""
+    padded = valid.filter(lambda v: isinstance(v, str)).flatmap(
+        lambda v: st.sampled_from([f" {v}", f"{v} ", f"{v}\n", f"\t{v}", v.upper(), v.replace("1", "１")])
+    )
+    return st.one_of(valid, valid, valid, padded, *tricky)
+
+
+_PHONES = st.one_of(
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    st.sampled_from(["+86 138 0013 8000", "0086-13800138000", "8613800138000", "12345", "1234", "1" * 15, "1" * 16]),
+)
+
+
+def _time_text(moment: datetime, digits: int, zone: str, separator: str) -> str:
+    """`moment` with 0-9 digits of seconds (beyond six: pydantic cuts them off, msgspec would round)."""
+    fraction = (moment.strftime("%f") + "987")[:digits]
+    return moment.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + (f".{fraction}" if digits else "") + zone
+
+
+_TIMES = st.builds(
+    _time_text,
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2024, 6, 1)),
+    st.integers(0, 9),
+    st.sampled_from(["Z", "z", "+08:00", "-00:00", "+23:59", "+24:00", "+08:60", "+0800", "", "+08"]),
+    st.sampled_from(["T", "T", " ", "t"]),
+)
+_AMOUNTS = st.one_of(
+    st.decimals(min_value=0, max_value=100_000_001, places=2, allow_nan=False).map(str),
+    st.integers(-5, 100_000_005),
+    st.sampled_from(["1.234", "1e3", "1E-2", "-0", "0.1", "00012", ".5", "5.", "NaN", "100000000.00", "100000000.01"]),
+    st.floats(0, 1e9, allow_nan=False).map(lambda f: round(f, 2)),
+    st.booleans(),
+)
+
+
+def _optional(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(...), st.none(), values)
+
+
+def _listed(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(...), st.lists(values, max_size=3), st.lists(values, min_size=20, max_size=21))
+
+
+_REPORTS = st.fixed_dictionaries(
+    {
+        "description": _variants(st.text(min_size=1, max_size=60).map(lambda t: f"被骗{t}了"), _TRICKY_TEXT),
+        "region_code": _variants(st.sampled_from(["420106", "110101", "000000", "99999", "4201067"]), _DIGITS),
+        "amount_lost": _AMOUNTS,
+    },
+    optional={
+        "report_id": _variants(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,10}", fullmatch=True), _TRICKY_TEXT),
+        "channel": _variants(st.sampled_from(["app", "web", "sms", "telegram"])),
+        "category": _variants(st.sampled_from(["investment", "romance", "no_such"])),
+        "contact_method": _variants(st.sampled_from(["qq", "email", "fax"])),
+        "reported_at": _optional(_TIMES),
+        "occurred_at": _optional(_TIMES),
+        "victim_phone": _optional(_variants(_PHONES)),
+        "victim": _optional(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "phone": _optional(_variants(_PHONES)),
+                    "id_number": _optional(
+                        _variants(st.from_regex(r"[0-9]{17}[0-9Xx]|[0-9]{15}|[0-9]{16}", fullmatch=True))
+                    ),
+                    "age_band": _variants(st.sampled_from(["18_25", "over_60", "old"])),
+                    "gender": _variants(st.sampled_from(["female", "x"])),
+                    "shoe_size": st.just(42),
+                },
+            )
+        ),
+        "scammer": _optional(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "phones": _listed(_variants(_PHONES)),
+                    "qq": _listed(_variants(st.from_regex(r"[0-9]{4,13}", fullmatch=True))),
+                    "wechat": _listed(_variants(st.from_regex(r"[A-Za-z0-9_+.\-]{1,41}|[a-z]{3}!", fullmatch=True))),
+                    "urls": _listed(
+                        _variants(st.sampled_from(["https://www.lipei.shop/a", "lipei.shop", "http://x", "://"]))
+                    ),
+                    "bank_accounts": _listed(_variants(st.from_regex(r"[0-9]{9,20}", fullmatch=True))),
+                    "payment_channel": _optional(_variants(st.sampled_from(["alipay", "paypal"]))),
+                },
+            )
+        ),
+        "shoe_size": st.just(42),
+    },
+).map(lambda d: _present(d))
+
+
+def _present(value: Any) -> Any:
+    """`value` without the keys drawn as `...` (absent), at any depth."""
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in value.items() if v is not ...}
+    return value
+
+
+def _sanitised_or_error(report: Any) -> SanitisedReport | str:
+    try:
+        return sanitise_report(report, key=b"k", zone=SHANGHAI, now=NOW, submitter="s", fresh_id="f")
+    except ValueError as exc:
+        return str(exc)
+
+
+@settings_(max_examples=1500, deadline=None)
+@given(data=_REPORTS, ascii_only=st.booleans())
+def test_the_fast_path_accepts_only_what_reportin_accepts_with_the_same_result(
+    data: dict[str, Any], ascii_only: bool
+) -> None:
+    body = json.dumps(data, ensure_ascii=ascii_only).encode()
+    plain = decode_report(body)
+    try:
+        contract: ReportIn | None = ReportIn.model_validate_json(body)
+    except ValidationError:
+        contract = None
+    if plain is not None:
+        assert contract is not None, body
+        assert _sanitised_or_error(plain) == _sanitised_or_error(contract)
+    batch = decode_batch(b'{"reports": [' + body + b"," + body + b"]}")
+    assert (batch is None) == (plain is None)
+
+
+def test_plainly_spelled_reports_take_the_fast_path() -> None:
+    for generated in generate_reports(300, seed=7):
+        body = json.dumps(generated.body, ensure_ascii=False).encode()
+        plain = decode_report(body)
+        assert plain is not None, body
+        assert _sanitised_or_error(plain) == _sanitised_or_error(ReportIn.model_validate_json(body))
+
+
+@settings_(max_examples=300, deadline=None)
+@given(
+    phone=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    amount=st.decimals(min_value=0, max_value=100_000_000, places=2, allow_nan=False),
+    moment=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2024, 4, 30), timezones=st.just(UTC)),
+    digits=st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+)
+def test_valid_plain_reports_take_the_fast_path(phone: str, amount: Decimal, moment: datetime, digits: str) -> None:
+    data = payload(amount_lost=str(amount), victim_phone=phone, reported_at=moment.isoformat(timespec=digits))
+    body = json.dumps(data).encode()
+    plain = decode_report(body)
+    assert plain is not None, body
+    assert _sanitised_or_error(plain) == _sanitised_or_error(ReportIn.model_validate_json(body))
+
+
+def test_a_batch_with_an_extra_key_takes_the_fast_path_as_reportin_ignores_it() -> None:
+    body = json.dumps({"reports": [payload()], "note": 1}).encode()
+    assert decode_batch(body) is not None
+    assert decode_batch(b'{"reports": []}') is None
