@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from streams.categorizer import Classification, classify
+from streams.categorizer import Classification, classify_many
 from streams.envelope import SanitisedReport
 
 
@@ -158,10 +158,10 @@ def city_of(region_code: str) -> str:
 
 
 def facts_of(position: SourcePosition, reports: Iterable[SanitisedReport]) -> list[Fact]:
-    return [
-        Fact(position, i, r, classify(r.description, r.citizen_category or None, r.channel, r.amount_lost_fen))
-        for i, r in enumerate(reports)
-    ]
+    """The facts of one message's reports, classified together (`classify_many`)."""
+    reports = tuple(reports)
+    classifications = classify_many([r.description for r in reports], [r.citizen_category or None for r in reports])
+    return [Fact(position, i, r, c) for i, (r, c) in enumerate(zip(reports, classifications, strict=True))]
 
 
 def first_copies(facts: Iterable[Fact], seen: MutableMapping[str, str]) -> list[Fact]:
