@@ -9,7 +9,7 @@ more than classifying the report did; `Fact.row` is the same data as one row, fo
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Final, cast
@@ -29,10 +29,11 @@ class SourcePosition:
     epoch: str
     partition: int
     offset: int
+    # Made once per message: the sink looks it up several times for every fact of the message.
+    stream_key: tuple[str, str, int] = field(init=False, repr=False, compare=False)
 
-    @property
-    def stream_key(self) -> tuple[str, str, int]:
-        return (self.topic, self.epoch, self.partition)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stream_key", (self.topic, self.epoch, self.partition))
 
 
 _STRING = pa.string()
