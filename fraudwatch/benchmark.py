@@ -676,8 +676,8 @@ def measure_stages(
         sink.flush()
         flush_cpu = time.thread_time() - cpu_before
         flush_wall = time.perf_counter() - wall_before
-        timed = f"SELECT count() FROM {database}.reports WHERE src_offset >= {len(decoded)}"
-        stored = int(client.query(timed).result_rows[0][0])
+        second = f"SELECT count() FROM {database}.reports WHERE src_offset >= {len(decoded)}"
+        stored = int(client.query(second).result_rows[0][0])
         client.command(f"DROP DATABASE {database}")
     finally:
         client.close()
