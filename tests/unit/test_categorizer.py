@@ -429,6 +429,9 @@ def test_classify_many_matches_the_per_report_reference_exactly() -> None:
         batched = [r for s in range(0, 1000, size) for r in classify_many(texts[s : s + size], citizens[s : s + size])]
         assert batched[:1000] == reference[:1000]
     assert [classify(t, c) for t, c in zip(texts[:300], citizens[:300], strict=True)] == reference[:300]
+    # A text holding the joining character itself: that batch is normalised text by text, same answers.
+    holding = ["刷单\x1f兼职", "\x1f", "警\x1f察", *texts[-200:]]
+    assert classify_many(holding) == [_reference_classify(t) for t in holding]
 
 
 def test_classify_many_of_nothing_and_mismatched_lengths() -> None:
