@@ -658,12 +658,26 @@ def measure_stages(
         migrate(client, database, settings.timezone)
         sink = ReportSink(client, database, zone)
         sink.setup()
+        # A first flush reads what ClickHouse holds of each partition and fetches the insert contexts:
+        # once per sink, so it is not timed; the same reports follow at higher offsets, as in a stream.
         sink.add(facts)
+        sink.flush()
+        sink.add(
+            [
+                fact
+                for offset, envelope in enumerate(decoded)
+                for fact in facts_of(
+                    SourcePosition(topic, envelope.epoch, offset % settings.raw_partitions, offset + len(decoded)),
+                    envelope.reports,
+                )
+            ]
+        )
         cpu_before, wall_before = time.thread_time(), time.perf_counter()
         sink.flush()
         flush_cpu = time.thread_time() - cpu_before
         flush_wall = time.perf_counter() - wall_before
-        stored = int(client.query(f"SELECT count() FROM {database}.reports").result_rows[0][0])
+        second = f"SELECT count() FROM {database}.reports WHERE src_offset >= {len(decoded)}"
+        stored = int(client.query(second).result_rows[0][0])
         client.command(f"DROP DATABASE {database}")
     finally:
         client.close()

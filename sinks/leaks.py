@@ -136,7 +136,8 @@ class LeakIndex:
 
     def lookup(self, identifiers: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """identifier -> [(batch_id, info_mask)] for the identifiers that are in some batch."""
-        wanted = sorted({i for i in identifiers if HASHED_IDENTIFIER.fullmatch(i)})
+        # Each distinct identifier checked once; in no particular order (sorting them cost as much as the check).
+        wanted = [i for i in set(identifiers) if HASHED_IDENTIFIER.fullmatch(i)]
         found: dict[str, list[tuple[str, int]]] = {}
         if not wanted:
             return found
@@ -147,14 +148,33 @@ class LeakIndex:
         )
         chunk = self.chunk
         for start in range(0, len(wanted), chunk):
-            part = wanted[start : start + chunk]
+            # Only HASHED_IDENTIFIER strings get here: quoted as they are, they are valid literals.
+            quoted = ",".join(f"'{i}'" for i in wanted[start : start + chunk])
             if self.bound_parameters:
-                result = self._client.query(select.format("{ids:Array(String)}"), parameters={"ids": part})
+                ids = _Preformatted(f"[{quoted}]")
+                result = self._client.query(select.format("{ids:Array(String)}"), parameters={"ids": ids})
             else:
-                result = self._client.query(select.format("(" + ",".join(f"'{i}'" for i in part) + ")"))
+                result = self._client.query(select.format(f"({quoted})"))
             for identifier, batch_id, mask in result.result_rows:
                 found.setdefault(str(identifier), []).append((str(batch_id), int(mask)))
         return found
+
+
+class _Preformatted:
+    """A bound parameter's value already written as a ClickHouse literal.
+
+    clickhouse-connect sends any value of a type it does not know as `str(value)`. The lookup's
+    identifiers need no escaping (see `lookup`), and its per-character escaping of a list of strings
+    in Python cost the worker ~20 µs per report, more than classifying it.
+    """
+
+    __slots__ = ("_literal",)
+
+    def __init__(self, literal: str) -> None:
+        self._literal = literal
+
+    def __str__(self) -> str:
+        return self._literal
 
 
 def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]]]) -> dict[str, BatchMatch]:

@@ -1,9 +1,10 @@
 """Explainable, deterministic, offline classifier for Chinese fraud report descriptions.
 
-Pure and typed (no faust import, no I/O when classifying): the stream worker calls `categorize` for every
-report, analysts and the `fraudwatch classify` command call `classify` to see why a report landed where it
-did. The taxonomy (codes, names, headline classes) lives in the versioned data file `taxonomy.json` next to
-this module; `CATEGORIES` below must list the same codes in the same order (a unit test checks it).
+Pure and typed (no faust import, no I/O when classifying): the stream worker calls `classify_many` for the
+reports of each message (one scan, scores as arrays; the same result as one `classify` per report), analysts
+and the `fraudwatch classify` command call `classify` to see why a report landed where it did. The taxonomy
+(codes, names, headline classes) lives in the versioned data file `taxonomy.json` next to this module;
+`CATEGORIES` below must list the same codes in the same order (a unit test checks it).
 
 How a description is classified
 -------------------------------
@@ -63,13 +64,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
 import ahocorasick_rs
+import msgspec
+import numpy as np
 
 CATEGORIES: Final = (
     "part_time_job", "fake_shopping", "investment", "game_trading", "fake_customer_service", "loan",
@@ -88,9 +91,12 @@ CITIZEN_WEIGHT: Final = 1.0
 MAX_EVIDENCE: Final = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """A category code, how sure the classifier is (0..1), and the phrases and rules that decided it."""
+class Classification(msgspec.Struct, frozen=True, gc=False):
+    """A category code, how sure the classifier is (0..1), and the phrases and rules that decided it.
+
+    A frozen msgspec struct rather than a frozen dataclass: the worker makes one per report, and a frozen
+    dataclass's __init__ cost a tenth of classifying.
+    """
 
     code: str
     confidence: float
@@ -455,9 +461,32 @@ _NFKC_NEEDED: Final = re.compile(
 
 def normalise(text: str) -> str:
     """NFKC, lower case, and without the whitespace, quotes and brackets users scatter inside words."""
-    if _NFKC_NEEDED.search(text):
-        text = unicodedata.normalize("NFKC", text)
-    return _DROP_RE.sub("", text.lower())
+    return _DROP_RE.sub("", _nfkc(text).lower())
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text) if _NFKC_NEEDED.search(text) else text
+
+
+# Joins a batch's texts to be normalised and scanned as one. Lower-casing and dropping characters work
+# character by character and this one is neither changed nor dropped; NFKC runs per text (it is needed
+# rarely and costs ~10x the rest), and a control character would stop its composing anyway. It is not a
+# letter, digit or ideograph, so no lexicon term can match across it, and the leftmost-longest matches
+# inside each text are those of scanning it alone.
+_SEPARATOR: Final = "\x1f"
+
+
+def _normalise_joined(texts: Sequence[str]) -> tuple[str, list[int]]:
+    """The texts normalised and joined by _SEPARATOR, and where each starts in the result."""
+    joined = _DROP_RE.sub("", _SEPARATOR.join(map(_nfkc, texts)).lower())
+    pieces = joined.split(_SEPARATOR)
+    if len(pieces) != len(texts):  # a text holds the separator itself: normalise each on its own
+        pieces = [normalise(text) for text in texts]
+        joined = _SEPARATOR.join(pieces)
+    starts = [0] * len(pieces)
+    for i in range(1, len(pieces)):
+        starts[i] = starts[i - 1] + len(pieces[i - 1]) + 1
+    return joined, starts
 
 
 _BRACES: Final = re.compile(r"\{([^{}]*)\}")
@@ -510,21 +539,31 @@ _AUTOMATON: Final = ahocorasick_rs.AhoCorasick(
     implementation=ahocorasick_rs.Implementation.ContiguousNFA,
 )
 
-# The scoring below works on lists indexed like _TIE_ORDER rather than on dicts keyed by code: the
-# classifier runs once per report in the worker, and these loops are most of its cost after the scan.
+# The scoring below works on arrays indexed like _TIE_ORDER: the worker classifies a whole envelope per call
+# (`classify_many`), and per-report Python loops over terms, scores and rules were most of its cost after the
+# scan. Row t of _WEIGHTS holds the weights of _TERMS[t], the automaton's pattern t, by slot.
 _SLOT: Final = {code: i for i, code in enumerate(_TIE_ORDER)}
-_SLOT_WEIGHTS: Final = {
-    term: tuple((_SLOT[code], weight) for code, weight in per_category) for term, per_category in _TERM_WEIGHTS.items()
-}
+_TERMS: Final = tuple(_TERM_WEIGHTS)
+
+
+def _weight_matrix() -> np.ndarray:
+    weights = np.zeros((len(_TERMS), len(_TIE_ORDER)))
+    for row, term in enumerate(_TERMS):
+        for code, weight in _TERM_WEIGHTS[term]:
+            # Halves and whole numbers add up exactly in any order, which classify_many relies on.
+            if (weight * 2) % 1:
+                raise ValueError(f"lexicon weight {weight} of {term!r} ({code}) is not a multiple of 0.5")
+            weights[row, _SLOT[code]] = weight
+    weights.flags.writeable = False
+    return weights
+
+
+_WEIGHTS: Final = _weight_matrix()
 _RULES: Final = tuple(
-    (_SLOT[dominant], _SLOT[absorbed], least, ratio, f"rule:{dominant}>{absorbed}")
-    for dominant, absorbed, least, ratio in _PRECEDENCE
+    (_SLOT[dominant], _SLOT[absorbed], least, ratio) for dominant, absorbed, least, ratio in _PRECEDENCE
 )
-
-
-def _scan(text: str) -> list[str]:
-    """Distinct lexicon terms in `text`, in order of first appearance, leftmost-longest and non-overlapping."""
-    return list(dict.fromkeys(_AUTOMATON.find_matches_as_strings(text)))
+_NOTES: Final = tuple(f"rule:{dominant}>{absorbed}" for dominant, absorbed, _, _ in _PRECEDENCE)
+_TERM_ARRAY: Final = np.array(_TERMS, dtype=object)
 
 
 def classify(
@@ -534,50 +573,87 @@ def classify(
     amount_fen: int | None = None,
 ) -> Classification:
     """Classify one report description; see the module docstring for the method and precedence rules."""
-    text = normalise(description)
-    if not text:
-        return Classification(OTHER, 0.0, ())
-    terms = _scan(text)
-    weights = _SLOT_WEIGHTS
-    scores = [0.0] * len(_TIE_ORDER)
-    for term in terms:
-        for slot, weight in weights[term]:
-            scores[slot] += weight
-
-    notes: list[tuple[int, str]] = []
-    for dominant, absorbed, least, ratio, note in _RULES:
-        theirs = scores[absorbed]
-        if theirs > 0:
-            own = scores[dominant]
-            if own >= least and own >= ratio * theirs:
-                scores[dominant] = own + theirs
-                scores[absorbed] = 0.0
-                notes.append((dominant, note))
-
-    citizen = _SLOT.get(citizen_category) if citizen_category is not None else None
-    if citizen is not None and scores[citizen] > 0:
-        scores[citizen] += CITIZEN_WEIGHT
-        notes.append((citizen, f"citizen:{citizen_category}"))
-
-    # Highest score wins; on a tie the earlier code in _TIE_ORDER (index() finds the first).
-    s1 = max(scores)
-    best = scores.index(s1)
-    s2 = sorted(scores)[-2]
-    # Strongest cues first; sorted() is stable, so equal weights keep their order of appearance.
-    cues = sorted(
-        ((weight, term) for term in terms for slot, weight in weights[term] if slot == best), key=_strongest_first
-    )
-    if s1 < MIN_SCORE:
-        # Too little to name a type: `other`, showing the faint cues so a reader sees what was considered.
-        faint = tuple(term for _, term in cues[:MAX_EVIDENCE])
-        return Classification(OTHER, round(0.5 * s1 / (s1 + CONFIDENCE_PRIOR), 3), faint)
-    rules = [note for where, note in notes if where == best]
-    evidence = tuple(term for _, term in cues[: MAX_EVIDENCE - len(rules)]) + tuple(rules)
-    return Classification(_TIE_ORDER[best], round(s1 / (s1 + s2 + CONFIDENCE_PRIOR), 3), evidence)
+    return classify_many([description], [citizen_category])[0]
 
 
-def _strongest_first(cue: tuple[float, str]) -> float:
-    return -cue[0]
+def classify_many(
+    descriptions: Sequence[str], citizen_categories: Sequence[str | None] | None = None
+) -> list[Classification]:
+    """`classify` of each description (with its citizen category, if given), in one pass over all of them.
+
+    Each result is exactly what classifying that description alone gives: the texts are scanned as one, the
+    scores summed as arrays and the precedence rules applied to all rows at once. Weights are multiples of
+    0.5, so sums are exact whatever their order.
+    """
+    n = len(descriptions)
+    if citizen_categories is not None and len(citizen_categories) != n:
+        raise ValueError(f"{len(citizen_categories)} citizen categories for {n} descriptions")
+    if not n:
+        return []
+    joined, starts = _normalise_joined(descriptions)
+    found = _AUTOMATON.find_matches_as_indexes(joined)
+    matches = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
+    # Each distinct term once per text, in order of first appearance (matches come in text order).
+    owner = np.searchsorted(starts, matches[:, 1], side="right") - 1
+    _, first = np.unique(owner * len(_TERMS) + matches[:, 0], return_index=True)
+    first.sort()
+    term_text, term = owner[first], matches[first, 0]
+
+    # One row per slot (so each rule reads and writes two contiguous rows), one column per text.
+    slots = len(_TIE_ORDER)
+    cells = (np.arange(slots) * n + term_text[:, None]).ravel()
+    # (bincount answers in integers when there is nothing to count)
+    scores = np.bincount(cells, _WEIGHTS[term].ravel(), slots * n).astype(np.float64, copy=False).reshape(slots, n)
+    applied: list[tuple[int, str, np.ndarray]] = []
+    for (dominant, absorbed, least, ratio), note in zip(_RULES, _NOTES, strict=True):
+        theirs, own = scores[absorbed], scores[dominant]
+        moves = (theirs > 0) & (own >= least) & (own >= ratio * theirs)
+        if moves.any():
+            scores[dominant] = np.where(moves, own + theirs, own)
+            scores[absorbed] = np.where(moves, 0.0, theirs)
+            applied.append((dominant, note, moves))
+
+    citizen = np.full(n, -1)
+    if citizen_categories is not None:
+        citizen[:] = [_SLOT.get(c, -1) if c is not None else -1 for c in citizen_categories]
+    rows = np.flatnonzero(citizen >= 0)
+    rows = rows[scores[citizen[rows], rows] > 0]
+    scores[citizen[rows], rows] += CITIZEN_WEIGHT
+
+    # Highest score wins; on a tie the earlier slot in _TIE_ORDER (argmax finds the first).
+    best = scores.argmax(axis=0)
+    s1 = scores[best, np.arange(n)]
+    s2 = np.sort(scores, axis=0)[-2]
+    named = s1 >= MIN_SCORE
+    confidence = np.where(named, s1 / (s1 + s2 + CONFIDENCE_PRIOR), 0.5 * s1 / (s1 + CONFIDENCE_PRIOR))
+
+    # Evidence: the terms weighing for the best slot, strongest first, equal weights in order of appearance
+    # (lexsort is stable); then the rules and the citizen's hint that moved score to the best slot, in the
+    # order they were applied.
+    weight = _WEIGHTS[term, best[term_text]]
+    cue = np.flatnonzero(weight > 0)
+    cue = cue[np.lexsort((-weight[cue], term_text[cue]))]
+    cue_terms = _TERM_ARRAY[term[cue]].tolist()
+    bounds = np.searchsorted(term_text[cue], np.arange(n + 1)).tolist()
+    notes: dict[int, list[str]] = {}
+    for dominant, note, moves in applied:
+        for i in np.flatnonzero(moves & (best == dominant)).tolist():
+            notes.setdefault(i, []).append(note)
+    for i in rows[citizen[rows] == best[rows]].tolist():
+        notes.setdefault(i, []).append(f"citizen:{_TIE_ORDER[citizen[i]]}")
+
+    results = []
+    for i, (slot, is_named, sure) in enumerate(zip(best.tolist(), named.tolist(), confidence.tolist(), strict=True)):
+        if not is_named:
+            # Too little to name a type: `other`, showing the faint cues so a reader sees what was considered.
+            faint = tuple(cue_terms[bounds[i] : min(bounds[i + 1], bounds[i] + MAX_EVIDENCE)])
+            results.append(Classification(OTHER, round(sure, 3), faint))
+            continue
+        rules = notes.get(i, [])
+        shown = min(bounds[i + 1], bounds[i] + MAX_EVIDENCE - len(rules))
+        evidence = tuple(cue_terms[bounds[i] : shown]) + tuple(rules)
+        results.append(Classification(_TIE_ORDER[slot], round(sure, 3), evidence))
+    return results
 
 
 def categorize(description: str) -> str:

@@ -9,7 +9,7 @@ more than classifying the report did; `Fact.row` is the same data as one row, fo
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Final, cast
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from streams.categorizer import Classification, classify
+from streams.categorizer import Classification, classify_many
 from streams.envelope import SanitisedReport
 
 
@@ -29,10 +29,11 @@ class SourcePosition:
     epoch: str
     partition: int
     offset: int
+    # Made once per message: the sink looks it up several times for every fact of the message.
+    stream_key: tuple[str, str, int] = field(init=False, repr=False, compare=False)
 
-    @property
-    def stream_key(self) -> tuple[str, str, int]:
-        return (self.topic, self.epoch, self.partition)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stream_key", (self.topic, self.epoch, self.partition))
 
 
 _STRING = pa.string()
@@ -158,10 +159,10 @@ def city_of(region_code: str) -> str:
 
 
 def facts_of(position: SourcePosition, reports: Iterable[SanitisedReport]) -> list[Fact]:
-    return [
-        Fact(position, i, r, classify(r.description, r.citizen_category or None, r.channel, r.amount_lost_fen))
-        for i, r in enumerate(reports)
-    ]
+    """The facts of one message's reports, classified together (`classify_many`)."""
+    reports = tuple(reports)
+    classifications = classify_many([r.description for r in reports], [r.citizen_category or None for r in reports])
+    return [Fact(position, i, r, c) for i, (r, c) in enumerate(zip(reports, classifications, strict=True))]
 
 
 def first_copies(facts: Iterable[Fact], seen: MutableMapping[str, str]) -> list[Fact]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fraudwatch.simulate import generate_reports
 from streams import categorizer
 from streams.categorizer import (
     CATEGORIES,
@@ -16,6 +17,7 @@ from streams.categorizer import (
     Classification,
     categorize,
     classify,
+    classify_many,
     headline_class,
     normalise,
     taxonomy,
@@ -350,3 +352,89 @@ def test_taxonomy_entries_are_complete() -> None:
 def test_taxonomy_file_is_plain_utf8_json() -> None:
     raw = categorizer.TAXONOMY_PATH.read_bytes()
     assert json.loads(raw.decode("utf-8")) == taxonomy()
+
+
+# --- the batch classifier against the per-report reference -------------------------------------------------
+
+
+_REFERENCE_SLOTS = {code: i for i, code in enumerate(categorizer._TIE_ORDER)}
+_REFERENCE_WEIGHTS = {
+    term: tuple((_REFERENCE_SLOTS[code], w) for code, w in per) for term, per in categorizer._TERM_WEIGHTS.items()
+}
+
+
+def _reference_classify(description: str, citizen_category: str | None = None) -> Classification:
+    """The per-report classifier as it was before `classify_many` (one text, Python lists and loops): the
+    oracle the batch implementation must match exactly, code, confidence and evidence."""
+    text = normalise(description)
+    if not text:
+        return Classification(OTHER, 0.0, ())
+    order, slot_of, weights = categorizer._TIE_ORDER, _REFERENCE_SLOTS, _REFERENCE_WEIGHTS
+    terms = list(dict.fromkeys(categorizer._AUTOMATON.find_matches_as_strings(text)))
+    scores = [0.0] * len(order)
+    for term in terms:
+        for slot, weight in weights[term]:
+            scores[slot] += weight
+    notes: list[tuple[int, str]] = []
+    for dominant_code, absorbed_code, least, ratio in categorizer._PRECEDENCE:
+        dominant, absorbed = slot_of[dominant_code], slot_of[absorbed_code]
+        theirs = scores[absorbed]
+        if theirs > 0:
+            own = scores[dominant]
+            if own >= least and own >= ratio * theirs:
+                scores[dominant] = own + theirs
+                scores[absorbed] = 0.0
+                notes.append((dominant, f"rule:{dominant_code}>{absorbed_code}"))
+    citizen = slot_of.get(citizen_category) if citizen_category is not None else None
+    if citizen is not None and scores[citizen] > 0:
+        scores[citizen] += categorizer.CITIZEN_WEIGHT
+        notes.append((citizen, f"citizen:{citizen_category}"))
+    s1 = max(scores)
+    best = scores.index(s1)
+    s2 = sorted(scores)[-2]
+    cues = sorted(
+        ((weight, term) for term in terms for slot, weight in weights[term] if slot == best), key=lambda c: -c[0]
+    )
+    if s1 < categorizer.MIN_SCORE:
+        faint = tuple(term for _, term in cues[: categorizer.MAX_EVIDENCE])
+        return Classification(OTHER, round(0.5 * s1 / (s1 + categorizer.CONFIDENCE_PRIOR), 3), faint)
+    rules = [note for where, note in notes if where == best]
+    evidence = tuple(term for _, term in cues[: categorizer.MAX_EVIDENCE - len(rules)]) + tuple(rules)
+    return Classification(order[best], round(s1 / (s1 + s2 + categorizer.CONFIDENCE_PRIOR), 3), evidence)
+
+
+def _all_texts() -> list[str]:
+    simulated = [r.body["description"] for r in generate_reports(3000, seed=11)]
+    labelled = [d for _, d in _labelled("dev.jsonl") + _labelled("heldout.jsonl") + CASES + NOISY]
+    # Edge cases of the batch: empty and blank texts between others, separators and odd characters.
+    odd = ["", "   ", "\n", "刷单\n兼职", "\x00刷单", "刷\x00单", "ＱＱ刷単", "a" * 2000, "兼职" * 50, "警察\n公安局"]
+    # Random mixes of lexicon terms: competing categories, so every precedence rule and tie gets exercised.
+    rng = random.Random(3)
+    terms, glue = list(categorizer._TERM_WEIGHTS), ["", "，", " ", "的", "我", "\n", "Ａ", "1"]
+    mixed = ["".join(rng.choice(terms) + rng.choice(glue) for _ in range(rng.randint(1, 14))) for _ in range(3000)]
+    return labelled + simulated + odd + mixed
+
+
+def test_classify_many_matches_the_per_report_reference_exactly() -> None:
+    texts = _all_texts()
+    citizens: list[str | None] = [None, *CATEGORIES, "nonsense", ""] * (len(texts) // (len(CATEGORIES) + 3) + 1)
+    rng = random.Random(5)
+    rng.shuffle(citizens)
+    citizens = citizens[: len(texts)]
+    reference = [_reference_classify(t, c) for t, c in zip(texts, citizens, strict=True)]
+    assert classify_many(texts, citizens) == reference
+    assert classify_many(texts) == [_reference_classify(t) for t in texts]
+    # Batches of any size and boundary give the same answers, and so does one text at a time.
+    for size in (1, 2, 7, 125):
+        batched = [r for s in range(0, 1000, size) for r in classify_many(texts[s : s + size], citizens[s : s + size])]
+        assert batched[:1000] == reference[:1000]
+    assert [classify(t, c) for t, c in zip(texts[:300], citizens[:300], strict=True)] == reference[:300]
+    # A text holding the joining character itself: that batch is normalised text by text, same answers.
+    holding = ["刷单\x1f兼职", "\x1f", "警\x1f察", *texts[-200:]]
+    assert classify_many(holding) == [_reference_classify(t) for t in holding]
+
+
+def test_classify_many_of_nothing_and_mismatched_lengths() -> None:
+    assert classify_many([]) == []
+    with pytest.raises(ValueError, match="2 citizen categories for 1 descriptions"):
+        classify_many(["刷单"], ["loan", "loan"])
