@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default=None, description="JSON list of API tokens: name, roles, channel, sha256 of the token"
     )
     idempotency_window_s: int = Field(default=86_400, ge=60, description="How long a client report_id is remembered")
+    client_key_memory_s: int = Field(
+        default=172_800,
+        ge=1,
+        description="How long the worker remembers where a client-keyed report's first copy sits, to drop "
+        "resends that got past the API; keep it above idempotency_window_s (by the worker's worst lag)",
+    )
     max_batch_reports: int = Field(default=1000, ge=1, le=10_000)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Larger request bodies get 413")
     envelope_linger_ms: float = Field(

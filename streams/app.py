@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import MutableMapping
+import time
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,12 +26,14 @@ from sinks.writer import ReportSink
 from streams.alerting import AlertEngine, thresholds_of, webhook_of
 from streams.deadletter import dead_letter
 from streams.envelope import decode_envelope
-from streams.facts import SourcePosition, facts_of, first_copies
+from streams.facts import Fact, KeyAges, SourcePosition, facts_of, first_copies
 from streams.health import WorkerHealth, health_path
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 10.0
+# Forgetting sends one changelog record per key: spread a large backlog of old keys over several events.
+_MAX_FORGOTTEN_PER_EVENT = 10_000
 
 
 class IngestPipeline:
@@ -52,6 +55,10 @@ class IngestPipeline:
         self.reports_seen = 0
         self.invalid_messages = 0
         self.health = WorkerHealth(health_path(settings.data_dir, settings.worker_id, os.getpid()))
+        self.key_ages = KeyAges(settings.client_key_memory_s)
+        self._sweep_every_s = min(60.0, settings.client_key_memory_s / 4)
+        self._next_sweep = 0.0
+        self.table_restored = True  # what the table holds before this process saw anything is of unknown age
 
     async def accept(self, event: Any) -> None:
         message = event.message
@@ -62,9 +69,30 @@ class IngestPipeline:
             return
         position = SourcePosition(message.topic, envelope.epoch, message.partition, message.offset)
         facts = first_copies(facts_of(position, envelope.reports), self.first_positions)
+        self._age_client_keys(facts)
         self.sink.add(facts)
         self._unacked.append(event)
         self.reports_seen += len(facts)
+
+    def _age_client_keys(self, facts: Sequence[Fact]) -> None:
+        """Forget first copies once no resend can still come, so the index does not grow forever.
+
+        Runs inside the event being processed: Faust writes a deletion to the table's changelog only
+        from within an event. A key of another partition deleted here is at worst restored by a
+        replay of its own partition's changelog, and then forgotten again: never forgotten early.
+        """
+        now = time.monotonic()
+        self.key_ages.saw((fact.report.report_id for fact in facts if fact.report.client_keyed), now)
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._sweep_every_s
+        table = self.first_positions
+        if self.table_restored or len(table) != len(self.key_ages):
+            self.key_ages.saw(list(table.keys()), now)
+            self.table_restored = False
+        for report_id in self.key_ages.expired(now, _MAX_FORGOTTEN_PER_EVENT):
+            if report_id in table:
+                del table[report_id]
 
     async def _dead_letter(self, event: Any, error: str) -> None:
         """Park a message that cannot be processed, so that it never blocks its partition."""
@@ -243,5 +271,6 @@ def build_app(settings: Settings) -> faust.App:
         if "pipeline" in state:
             await state["pipeline"].flush()
             state["pipeline"].sink.forget()
+            state["pipeline"].table_restored = True
 
     return app

@@ -183,6 +183,40 @@ def first_copies(facts: Iterable[Fact], seen: MutableMapping[str, str]) -> list[
     return kept
 
 
+class KeyAges:
+    """When this process first saw each client-keyed report_id, oldest first, so the worker can forget
+    where a first copy sits once no resend can still come (`expired`).
+
+    Keys restored from elsewhere (a changelog replayed at start or after a rebalance) are to be given
+    to `saw` as seen now: their true age is unknown, and keeping a key too long only costs memory,
+    while dropping it too early would let a resend through.
+    """
+
+    def __init__(self, keep_s: float) -> None:
+        self.keep_s = keep_s
+        self._first_seen: dict[str, float] = {}  # insertion order is age order: times never decrease
+
+    def __len__(self) -> int:
+        return len(self._first_seen)
+
+    def saw(self, report_ids: Iterable[str], now: float) -> None:
+        first_seen = self._first_seen
+        for report_id in report_ids:
+            first_seen.setdefault(report_id, now)
+
+    def expired(self, now: float, limit: int) -> list[str]:
+        """Up to `limit` of the oldest keys first seen at least `keep_s` ago; they are forgotten here."""
+        first_seen = self._first_seen
+        gone: list[str] = []
+        for report_id, seen_at in first_seen.items():
+            if now - seen_at < self.keep_s or len(gone) >= limit:
+                break
+            gone.append(report_id)
+        for report_id in gone:
+            del first_seen[report_id]
+        return gone
+
+
 def minute_of(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone).replace(second=0, microsecond=0)
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,8 +28,15 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def settings(broker: str, clickhouse_url: str, database: str, tmp_path: Path) -> Settings:
-    return worker_settings(broker, clickhouse_url, database, tmp_path)
+def settings_overrides() -> dict[str, object]:
+    return {}
+
+
+@pytest.fixture
+def settings(
+    broker: str, clickhouse_url: str, database: str, tmp_path: Path, settings_overrides: dict[str, object]
+) -> Settings:
+    return worker_settings(broker, clickhouse_url, database, tmp_path, **settings_overrides)
 
 
 class Worker:
@@ -147,3 +155,32 @@ def test_sigkill_mid_stream_then_restart_stores_everything_once(
     time.sleep(2)
     assert totals(ch, database) == (total, total, total)
     assert scalar(ch, f"SELECT sum(loss_fen) FROM {database}.report_stats_1m") == 100 * sum(range(total))
+
+
+@pytest.mark.parametrize("settings_overrides", [{"client_key_memory_s": 2}])
+def test_resends_of_client_keyed_reports_are_dropped_until_the_worker_forgets_them(
+    settings: Settings, worker: Worker, ch: Client, database: str
+) -> None:
+    keyed, *fillers = reports(0, 4)
+    keyed = replace(keyed, client_keyed=True)
+
+    def send(*batch: SanitisedReport) -> None:
+        # One key for every message: one partition, so the worker sees them in this order.
+        asyncio.run(produce(settings, [encode_envelope(settings.broker_epoch, list(batch))]))
+
+    def copies(report_id: str) -> int:
+        return int(scalar(ch, f"SELECT count() FROM {database}.reports WHERE report_id = '{report_id}'"))
+
+    send(keyed)
+    send(keyed, fillers[0])  # a resend that got past the API, at another offset
+    wait_until(lambda: copies(fillers[0].report_id) == 1, 30, "the message with the resend")
+    assert copies(keyed.report_id) == 1
+
+    time.sleep(3)  # past client_key_memory_s: the next message lets the worker forget the key
+    send(fillers[1])
+    wait_until(lambda: copies(fillers[1].report_id) == 1, 30, "the message after the memory ran out")
+    send(keyed, fillers[2])
+    wait_until(lambda: copies(fillers[2].report_id) == 1, 30, "the late resend")
+    # Forgotten, so this late copy is stored again: the index does not keep keys forever.
+    assert copies(keyed.report_id) == 2
+    assert '"level": "error"' not in worker.log.read_text()

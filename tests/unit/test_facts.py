@@ -16,9 +16,11 @@ from streams.facts import (
     FACT_SCHEMA,
     STATS_COLUMNS,
     Fact,
+    KeyAges,
     SourcePosition,
     fact_table,
     facts_of,
+    first_copies,
     minute_of,
     minute_stats,
     province_of,
@@ -390,3 +392,47 @@ def test_minute_stats_totals_match_the_input() -> None:
     assert sum(int(r["reports"]) for r in rows) == 30
     assert sum(int(r["loss_fen"]) for r in rows) == sum(i * 37 for i in range(30))
     assert len({sort_key(r) for r in rows}) == len(rows)
+
+
+def keyed_fact(report_id: str, offset: int) -> Fact:
+    position = SourcePosition(TOPIC, "e1", 0, offset)
+    return facts_of(position, [make_report(report_id=report_id, client_keyed=True)])[0]
+
+
+def test_first_copies_keeps_the_first_copy_and_its_redelivery_only() -> None:
+    seen: dict[str, str] = {}
+    first = keyed_fact("k1", 10)
+    assert first_copies([first], seen) == [first]
+    assert first_copies([first], seen) == [first]  # the same copy redelivered: the sink recognises it
+    assert first_copies([keyed_fact("k1", 11)], seen) == []  # a resend at another offset
+    unkeyed = facts_of(SourcePosition(TOPIC, "e1", 0, 12), [make_report(report_id="k1")])
+    assert first_copies(unkeyed, seen) == unkeyed  # only client-keyed reports are tracked
+
+
+def test_key_ages_forget_the_oldest_after_the_window_in_order() -> None:
+    ages = KeyAges(keep_s=10)
+    ages.saw(["a", "b"], now=0)
+    ages.saw(["c", "a"], now=5)  # "a" keeps its first sighting
+    assert len(ages) == 3
+    assert ages.expired(now=9.9, limit=100) == []
+    assert ages.expired(now=10, limit=100) == ["a", "b"]
+    assert ages.expired(now=14, limit=100) == []
+    assert ages.expired(now=15, limit=100) == ["c"]
+    assert len(ages) == 0
+
+
+def test_key_ages_forget_at_most_the_limit_per_call() -> None:
+    ages = KeyAges(keep_s=1)
+    ages.saw([f"k{i}" for i in range(5)], now=0)
+    assert ages.expired(now=2, limit=2) == ["k0", "k1"]
+    assert ages.expired(now=2, limit=10) == ["k2", "k3", "k4"]
+
+
+def test_key_ages_count_restored_keys_from_when_they_are_handed_over() -> None:
+    # Keys restored from a changelog have no known age: they must not be forgotten early.
+    ages = KeyAges(keep_s=10)
+    ages.saw(["new"], now=0)
+    ages.saw(["new", "restored"], now=8)
+    assert ages.expired(now=10, limit=10) == ["new"]
+    assert ages.expired(now=17, limit=10) == []
+    assert ages.expired(now=18, limit=10) == ["restored"]
