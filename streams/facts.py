@@ -1,4 +1,5 @@
-"""From sanitised reports to ClickHouse rows: per-report facts and per-minute aggregates.
+"""From sanitised reports to ClickHouse rows: per-report facts and per-minute aggregates, and which
+copies of a client-keyed report to keep (`first_copies`, `KeyAges`).
 
 Pure functions (no faust, no ClickHouse); the agent glues them to the stream and the sink. The sink
 writes facts as one Arrow table per flush (`fact_table`), built column by column straight from the
