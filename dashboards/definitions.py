@@ -3,9 +3,13 @@
 Pure data, written once and rendered twice: `dashboards.grafana` turns it into Grafana dashboard
 JSON (through grafana-foundation-sdk), and the embedded dashboards of `fraudwatch up`
 (`dashboards.server`) read that same JSON and run the same SQL. Panel SQL is written for
-Grafana's ClickHouse data source: time and interval macros (`$__timeFilter`, `$__timeInterval`,
+Grafana's ClickHouse data source: time and interval macros (`$__timeFilter_ms`, `$__timeInterval`,
 `$__interval_s`), `$__conditionalAll` around each variable filter so that "All" costs nothing,
 and variables only in the `singlequote` format, which `dashboards.macros.expand` escapes.
+
+Every time column is a DateTime64, so ranges use the millisecond macros (`$__timeFilter_ms`,
+`$__toTime_ms`): the second-precision ones end a range at the whole second before "now", which
+hides whatever arrived in the current second from a live dashboard.
 
 Series that count things fill empty buckets with zeros (``ORDER BY time WITH FILL …``): a quiet
 minute has no rows, and a line drawn across it would claim reports that never came.
@@ -196,19 +200,19 @@ REPORT_FILTERS: Final = """
 # Filters on report_leak_links: the category is on the link; province and channel are on the report.
 LINK_FILTERS: Final = """
   AND $__conditionalAll(category IN (${category:singlequote}), $category)
-  AND $__conditionalAll(report_id IN (SELECT report_id FROM reports WHERE $__timeFilter(reported_at) AND province_code IN (${province:singlequote})), $province)
-  AND $__conditionalAll(report_id IN (SELECT report_id FROM reports WHERE $__timeFilter(reported_at) AND channel IN (${channel:singlequote})), $channel)"""  # noqa: E501
+  AND $__conditionalAll(report_id IN (SELECT report_id FROM reports WHERE $__timeFilter_ms(reported_at) AND province_code IN (${province:singlequote})), $province)
+  AND $__conditionalAll(report_id IN (SELECT report_id FROM reports WHERE $__timeFilter_ms(reported_at) AND channel IN (${channel:singlequote})), $channel)"""  # noqa: E501
 
 # "Today": from midnight, in the platform's zone, of the range's last day to the end of the range.
 # With the default range (to = now) that is today so far; moving the time picker moves the day.
-TODAY: Final = "reported_at >= toStartOfDay($__toTime, ${tz:singlequote}) AND reported_at <= $__toTime"
+TODAY: Final = "reported_at >= toStartOfDay($__toTime, ${tz:singlequote}) AND reported_at <= $__toTime_ms"
 YUAN: Final = "currency:¥"
 VICTIM: Final = "if(victim_id_hash != '', victim_id_hash, victim_phone_hash)"
 
 # --- Early warning (migration 0012; docs/alerts.md) ----------------------------------------------
 
 # Alerts that were open at some moment of the time range.
-_ALERTS_IN_RANGE: Final = "opened_at <= $__toTime AND (state = 'open' OR resolved_at >= $__fromTime)"
+_ALERTS_IN_RANGE: Final = "opened_at <= $__toTime_ms AND (state = 'open' OR resolved_at >= $__fromTime_ms)"
 
 ALERTS_ANNOTATION = AnnotationDef(
     "Early-warning alerts",
@@ -286,10 +290,10 @@ WHERE {TODAY}{REPORT_FILTERS}""",
             "(report_leak_links).",
             f"""SELECT countIf(
         leak_linked != 0
-        OR report_id IN (SELECT report_id FROM report_leak_links WHERE $__timeFilter(reported_at))
+        OR report_id IN (SELECT report_id FROM report_leak_links WHERE $__timeFilter_ms(reported_at))
     ) / nullIf(count(), 0) AS leak_linked_share
 FROM reports
-WHERE $__timeFilter(reported_at){REPORT_FILTERS}""",
+WHERE $__timeFilter_ms(reported_at){REPORT_FILTERS}""",
             ("leak_linked_share",),
             (18, 0, 6, 4),
             unit="percentunit",
@@ -305,7 +309,7 @@ WHERE $__timeFilter(reported_at){REPORT_FILTERS}""",
     $__timeInterval(reported_at) AS time,
 {_headline_counts("60 / $__interval_s")}
 FROM reports
-WHERE $__timeFilter(reported_at){REPORT_FILTERS}
+WHERE $__timeFilter_ms(reported_at){REPORT_FILTERS}
 GROUP BY time
 ORDER BY time WITH FILL FROM $__timeInterval($__fromTime) TO $__toTime STEP $__interval_s""",
             ("time", *(name for _, name in _HEADLINES)),
@@ -321,7 +325,7 @@ ORDER BY time WITH FILL FROM $__timeInterval($__fromTime) TO $__toTime STEP $__i
             "Reports in the time range by detailed category.",
             f"""SELECT {_names("category", [(c, n) for c, n, _ in _CATEGORIES])} AS category_name, count() AS reports
 FROM reports
-WHERE $__timeFilter(reported_at){REPORT_FILTERS}
+WHERE $__timeFilter_ms(reported_at){REPORT_FILTERS}
 GROUP BY category
 ORDER BY reports DESC""",
             ("category_name", "reports"),
@@ -338,7 +342,7 @@ ORDER BY reports DESC""",
     count() AS reports,
     sum(amount_lost_fen) / 100 AS loss_yuan
 FROM reports
-WHERE $__timeFilter(reported_at){REPORT_FILTERS}
+WHERE $__timeFilter_ms(reported_at){REPORT_FILTERS}
 GROUP BY province_code
 ORDER BY reports DESC, province_code
 LIMIT 10""",
@@ -353,7 +357,7 @@ LIMIT 10""",
             "How the reports in the time range came in.",
             f"""SELECT channel, count() AS reports
 FROM reports
-WHERE $__timeFilter(reported_at){REPORT_FILTERS}
+WHERE $__timeFilter_ms(reported_at){REPORT_FILTERS}
 GROUP BY channel
 ORDER BY reports DESC""",
             ("channel", "reports"),
@@ -373,7 +377,7 @@ ORDER BY reports DESC""",
     max(reported_at) AS last_seen
 FROM reports
 ARRAY JOIN scammer_contacts AS contact
-WHERE $__timeFilter(reported_at) AND contact != ''{REPORT_FILTERS}
+WHERE $__timeFilter_ms(reported_at) AND contact != ''{REPORT_FILTERS}
 GROUP BY contact
 HAVING reports >= 2
 ORDER BY reports DESC, loss_yuan DESC, contact
@@ -439,7 +443,7 @@ LEAKS = DashboardDef(
             "Distinct reports in the time range linked to at least one leak batch.",
             f"""SELECT uniqExact(report_id) AS linked_reports
 FROM report_leak_links FINAL
-WHERE $__timeFilter(reported_at){LINK_FILTERS}""",
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}""",
             ("linked_reports",),
             (0, 0, 6, 4),
             decimals=0,
@@ -454,7 +458,7 @@ FROM
 (
     SELECT report_id, any(amount_lost_fen) AS amount
     FROM report_leak_links FINAL
-    WHERE $__timeFilter(reported_at){LINK_FILTERS}
+    WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
     GROUP BY report_id
 )""",
             ("loss_yuan",),
@@ -469,7 +473,7 @@ FROM
             "Leak batches that at least one report in the time range is linked to.",
             f"""SELECT uniqExact(batch_id) AS batches
 FROM report_leak_links FINAL
-WHERE $__timeFilter(reported_at){LINK_FILTERS}""",
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}""",
             ("batches",),
             (12, 0, 6, 4),
             decimals=0,
@@ -481,7 +485,7 @@ WHERE $__timeFilter(reported_at){LINK_FILTERS}""",
             "Leak batches seized in the time range (not affected by the filters).",
             """SELECT count() AS batches_seized
 FROM leak_batches FINAL
-WHERE $__timeFilter(seized_at)""",
+WHERE $__timeFilter_ms(seized_at)""",
             ("batches_seized",),
             (18, 0, 6, 4),
             decimals=0,
@@ -504,7 +508,7 @@ WHERE $__timeFilter(seized_at)""",
     sum(l.amount_lost_fen) / 100 AS loss_yuan
 FROM report_leak_links AS l FINAL
 {_BATCHES}
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY l.batch_id
 ORDER BY linked_reports DESC, loss_yuan DESC, batch_id
 LIMIT 15""",
@@ -521,7 +525,7 @@ LIMIT 15""",
             f"""SELECT l.batch_id AS batch_id, any(b.severity) AS severity
 FROM report_leak_links AS l FINAL
 {_BATCHES}
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY l.batch_id
 ORDER BY uniqExact(l.report_id) DESC, batch_id
 LIMIT 10""",
@@ -539,7 +543,7 @@ LIMIT 10""",
             "Losses of the linked reports in the time range, by batch (top ten).",
             f"""SELECT batch_id, sum(amount_lost_fen) / 100 AS loss_yuan
 FROM report_leak_links FINAL
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY batch_id
 ORDER BY loss_yuan DESC, batch_id
 LIMIT 10""",
@@ -558,7 +562,7 @@ LIMIT 10""",
     uniqExact(l.report_id) AS linked_reports
 FROM report_leak_links AS l FINAL
 {_BATCHES}
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY source_type
 ORDER BY linked_reports DESC""",
             ("source_type", "linked_reports"),
@@ -573,7 +577,7 @@ ORDER BY linked_reports DESC""",
             f"""SELECT if(b.industry = '', 'unknown', b.industry) AS industry, uniqExact(l.report_id) AS linked_reports
 FROM report_leak_links AS l FINAL
 {_BATCHES}
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY industry
 ORDER BY linked_reports DESC""",
             ("industry", "linked_reports"),
@@ -587,7 +591,7 @@ ORDER BY linked_reports DESC""",
             "Distinct linked reports per bucket (at least an hour), by report time.",
             f"""SELECT $__timeInterval(reported_at) AS time, uniqExact(report_id) AS linked_reports
 FROM report_leak_links FINAL
-WHERE $__timeFilter(reported_at){LINK_FILTERS}
+WHERE $__timeFilter_ms(reported_at){LINK_FILTERS}
 GROUP BY time
 ORDER BY time WITH FILL FROM $__timeInterval($__fromTime) TO $__toTime STEP $__interval_s""",
             ("time", "linked_reports"),
@@ -617,7 +621,7 @@ HEALTH = DashboardDef(
             "Reports written to ClickHouse in the time range.",
             """SELECT count() AS reports
 FROM reports
-WHERE $__timeFilter(ingested_at)""",
+WHERE $__timeFilter_ms(ingested_at)""",
             ("reports",),
             (0, 0, 4, 4),
             decimals=0,
@@ -630,7 +634,7 @@ WHERE $__timeFilter(ingested_at)""",
             "No data: the worker has not reported lag in the time range.",
             """SELECT value AS lag
 FROM pipeline_metrics
-WHERE metric = 'consumer_lag' AND $__timeFilter(ts)
+WHERE metric = 'consumer_lag' AND $__timeFilter_ms(ts)
 ORDER BY ts DESC
 LIMIT 1""",
             ("lag",),
@@ -644,7 +648,7 @@ LIMIT 1""",
             "Reports rejected by the API or the worker in the time range (pipeline_metrics, reports_rejected).",
             """SELECT sum(value) AS rejected
 FROM pipeline_metrics
-WHERE metric = 'reports_rejected' AND $__timeFilter(ts)""",
+WHERE metric = 'reports_rejected' AND $__timeFilter_ms(ts)""",
             ("rejected",),
             (8, 0, 4, 4),
             decimals=0,
@@ -656,7 +660,7 @@ WHERE metric = 'reports_rejected' AND $__timeFilter(ts)""",
             "Raw-topic messages the worker could not process in the time range (dead_letters).",
             """SELECT count() AS dead_letters
 FROM dead_letters FINAL
-WHERE $__timeFilter(failed_at)""",
+WHERE $__timeFilter_ms(failed_at)""",
             ("dead_letters",),
             (12, 0, 4, 4),
             decimals=0,
@@ -669,7 +673,7 @@ WHERE $__timeFilter(failed_at)""",
             "reported_at is the submitter's own time when it sends one, so back-dated reports raise it.",
             f"""SELECT quantile(0.95)({_LATENCY_S}) AS p95_s
 FROM reports
-WHERE $__timeFilter(ingested_at)""",
+WHERE $__timeFilter_ms(ingested_at)""",
             ("p95_s",),
             (16, 0, 4, 4),
             unit="s",
@@ -682,7 +686,7 @@ WHERE $__timeFilter(ingested_at)""",
             "Reports written to ClickHouse per second in the last minute of the time range.",
             """SELECT count() / 60 AS reports_per_s
 FROM reports
-WHERE ingested_at > $__toTime - INTERVAL 60 SECOND AND ingested_at <= $__toTime""",
+WHERE ingested_at > $__toTime_ms - INTERVAL 60 SECOND AND ingested_at <= $__toTime_ms""",
             ("reports_per_s",),
             (20, 0, 4, 4),
             unit="suffix:/s",
@@ -695,7 +699,7 @@ WHERE ingested_at > $__toTime - INTERVAL 60 SECOND AND ingested_at <= $__toTime"
             "Reports written to ClickHouse per second, by ingestion time.",
             """SELECT $__timeInterval(ingested_at) AS time, count() / $__interval_s AS reports_per_s
 FROM reports
-WHERE $__timeFilter(ingested_at)
+WHERE $__timeFilter_ms(ingested_at)
 GROUP BY time
 ORDER BY time WITH FILL FROM $__timeInterval($__fromTime) TO $__toTime STEP $__interval_s""",
             ("time", "reports_per_s"),
@@ -710,7 +714,7 @@ ORDER BY time WITH FILL FROM $__timeInterval($__fromTime) TO $__toTime STEP $__i
             "Highest lag sample in each bucket (messages not yet committed by the worker).",
             """SELECT $__timeInterval(ts) AS time, max(value) AS lag
 FROM pipeline_metrics
-WHERE metric = 'consumer_lag' AND $__timeFilter(ts)
+WHERE metric = 'consumer_lag' AND $__timeFilter_ms(ts)
 GROUP BY time
 ORDER BY time""",
             ("time", "lag"),
@@ -729,7 +733,7 @@ ORDER BY time""",
     quantile(0.95)({_LATENCY_S}) AS p95_s,
     max({_LATENCY_S}) AS max_s
 FROM reports
-WHERE $__timeFilter(ingested_at)
+WHERE $__timeFilter_ms(ingested_at)
 GROUP BY time
 ORDER BY time""",
             ("time", "p50_s", "p95_s", "max_s"),
@@ -747,12 +751,12 @@ FROM
 (
     SELECT $__timeInterval(ts) AS time, sum(value) * 60 / $__interval_s AS rejected, toFloat64(0) AS dead
     FROM pipeline_metrics
-    WHERE metric = 'reports_rejected' AND $__timeFilter(ts)
+    WHERE metric = 'reports_rejected' AND $__timeFilter_ms(ts)
     GROUP BY time
     UNION ALL
     SELECT $__timeInterval(failed_at) AS time, toFloat64(0) AS rejected, count() * 60 / $__interval_s AS dead
     FROM dead_letters FINAL
-    WHERE $__timeFilter(failed_at)
+    WHERE $__timeFilter_ms(failed_at)
     GROUP BY time
 )
 GROUP BY time

@@ -32,7 +32,9 @@ from streams.categorizer import CATEGORIES
 ROOT = Path(__file__).parents[2] / "dashboards"
 UIDS = {"overview": "fraudwatch-overview", "leaks": "fraudwatch-leaks", "health": "fraudwatch-health"}
 FILTERED = ("overview", "leaks")
-MACRO = re.compile(r"\$__(timeFilter|timeInterval|interval_s|toTime|fromTime|conditionalAll)\b")
+MACRO = re.compile(r"\$__(timeFilter|timeInterval|interval_s|toTime|fromTime|conditionalAll)(_ms)?\b")
+# Every time column is a DateTime64: a second-precision bound would cut off the current second.
+SECOND_BOUND = re.compile(r"\$__(timeFilter\(|toTime\b(?!\s*,)|fromTime\b)")
 VARIABLE_USE = re.compile(r"\$\{?(\w+)(?::(\w+))?\}?")
 
 
@@ -101,6 +103,7 @@ def test_every_panel_has_one_clickhouse_sql_target_using_macros(generated: dict[
             assert (target["format"], target["queryType"]) == ((0, "timeseries") if time_series else (1, "table"))
             sql = target["rawSql"]
             assert MACRO.search(sql), f"{where}: no time or variable macro in its SQL"
+            assert not SECOND_BOUND.search(sql.split("WITH FILL")[0]), f"{where}: a second-precision time bound"
             if time_series:
                 assert "$__timeInterval(" in sql and " AS time" in sql, where
             assert panel["title"] and panel["description"], where
