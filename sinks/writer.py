@@ -16,6 +16,8 @@ the facts inserted.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -77,8 +79,10 @@ class ReportSink:
         for table in ("reports", "report_stats_1m", "dead_letters", VICTIM_LINKS, SCAMMER_LINKS):
             self._client.query(f"SELECT 1 FROM {self._database}.{table} LIMIT 0")
         self._leaks.check()
-        # pyarrow imports pandas on its first conversion of Python values (~1 s of CPU): at start-up, not
-        # inside the first flush.
+        # clickhouse-connect and pyarrow import pandas, where installed, on their first insert or conversion
+        # (~1 s of CPU): at start-up, not inside the first flush.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("pandas")
         FactColumns([]).table()
 
     @property
