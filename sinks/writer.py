@@ -58,6 +58,14 @@ class FlushResult:
     leak_linked: int = 0  # facts written whose victim is in a leak batch
 
 
+def load_lazy_imports() -> None:
+    """Import now what the first flush would: clickhouse-connect and pyarrow import pandas, where installed,
+    on their first insert or conversion (~1 s of CPU), which belongs to start-up, not to the first flush."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("pandas")
+    FactColumns([]).table()
+
+
 class ReportSink:
     """`add_message` (or `add`) buffers reports; `flush` writes them (leak links, facts, then per-minute
     aggregates) exactly once."""
@@ -79,11 +87,6 @@ class ReportSink:
         for table in ("reports", "report_stats_1m", "dead_letters", VICTIM_LINKS, SCAMMER_LINKS):
             self._client.query(f"SELECT 1 FROM {self._database}.{table} LIMIT 0")
         self._leaks.check()
-        # clickhouse-connect and pyarrow import pandas, where installed, on their first insert or conversion
-        # (~1 s of CPU): at start-up, not inside the first flush.
-        with contextlib.suppress(ImportError):
-            importlib.import_module("pandas")
-        FactColumns([]).table()
 
     @property
     def pending(self) -> int:

@@ -8,6 +8,7 @@ what a crash makes Kafka redeliver, the sink recognises and leaves out.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -22,7 +23,7 @@ from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
 from sinks.alerts import AlertStore
 from sinks.clickhouse import connect
-from sinks.writer import ReportSink
+from sinks.writer import ReportSink, load_lazy_imports
 from streams.alerting import AlertEngine, thresholds_of, webhook_of
 from streams.deadletter import dead_letter
 from streams.envelope import SanitisedReport, decode_envelope
@@ -34,6 +35,20 @@ log = logging.getLogger(__name__)
 _MAX_BACKOFF_S = 10.0
 # Forgetting sends one changelog record per key: spread a large backlog of old keys over several events.
 _MAX_FORGOTTEN_PER_EVENT = 10_000
+
+
+def prepare_process() -> None:
+    """Start-up for a worker process: pay start-up costs now, and tune the garbage collector.
+
+    Decoding makes a few dozen container objects per report, and a flush keeps tens of thousands of reports
+    alive. At the default first-generation threshold (700 allocations) the collector ran every ~25 reports
+    and went over the survivors again and again: ~11 µs of CPU per report, measured with the sink; at 50,000
+    ~3 µs. What start-up made lives as long as the process, so no collection needs to go over it again.
+    """
+    load_lazy_imports()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
 
 
 class IngestPipeline:

@@ -360,11 +360,13 @@ class FactColumns:
             .aggregate([("loss", "count"), ("loss", "sum"), ("row", "min")])
             .sort_by("row_min")
         )
+        columns = [totals.column(name).to_pylist() for name in ("minute", "category", "region", "stream")]
+        # A flush spans a few minutes and holds many groups: each minute's datetime made once.
+        moments = {minute: datetime.fromtimestamp(minute * 60, zone) for minute in set(columns[0])}
         return [
-            [datetime.fromtimestamp(minute * 60, zone), category, province_of(region), region, *keys[stream], n, loss,
-             high[keys[stream]]]
-            for minute, category, region, stream, n, loss in zip(*(totals.column(name).to_pylist() for name in
-                ("minute", "category", "region", "stream", "loss_count", "loss_sum")), strict=True)
+            [moments[minute], category, province_of(region), region, *keys[stream], n, loss, high[keys[stream]]]
+            for minute, category, region, stream, n, loss in zip(*columns, totals.column("loss_count").to_pylist(),
+                                                                  totals.column("loss_sum").to_pylist(), strict=True)
         ]  # fmt: skip
 
 
