@@ -566,6 +566,9 @@ _RULES: Final = tuple(
 _NOTES: Final = tuple(f"rule:{dominant}>{absorbed}" for dominant, absorbed, _, _ in _PRECEDENCE)
 _TERM_ARRAY: Final = np.array(_TERMS, dtype=object)
 _CODE_ARRAY: Final = np.array(_TIE_ORDER, dtype=object)
+# Texts normalised and scanned as one string: per character both cost ~1.5x as much on the 20,000 texts of a
+# large flush as on pieces of 1,000 (measured), and a piece is still long enough to make the per-call cost nil.
+_SCAN_TEXTS: Final = 1000
 
 
 def classify(
@@ -632,14 +635,18 @@ def classify_columns(descriptions: Sequence[str], citizen_categories: Sequence[s
         raise ValueError(f"{len(citizen_categories)} citizen categories for {n} descriptions")
     if not n:
         return Classified([], [], [], np.zeros(1, np.int64))
-    joined, starts = _normalise_joined(descriptions)
-    found = _AUTOMATON.find_matches_as_indexes(joined)
-    matches = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
+    owners, terms = [], []
+    for offset in range(0, n, _SCAN_TEXTS):
+        joined, starts = _normalise_joined(descriptions[offset : offset + _SCAN_TEXTS])
+        found = _AUTOMATON.find_matches_as_indexes(joined)
+        matches = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
+        owners.append(np.searchsorted(starts, matches[:, 1], side="right") - 1 + offset)
+        terms.append(matches[:, 0])
+    owner, matched = np.concatenate(owners), np.concatenate(terms)
     # Each distinct term once per text, in order of first appearance (matches come in text order).
-    owner = np.searchsorted(starts, matches[:, 1], side="right") - 1
-    _, first = np.unique(owner * len(_TERMS) + matches[:, 0], return_index=True)
+    _, first = np.unique(owner * len(_TERMS) + matched, return_index=True)
     first.sort()
-    term_text, term = owner[first], matches[first, 0]
+    term_text, term = owner[first], matched[first]
 
     # One row per slot (so each rule reads and writes two contiguous rows), one column per text.
     slots = len(_TIE_ORDER)
