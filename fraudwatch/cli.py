@@ -114,10 +114,11 @@ def worker() -> None:
     """Run the Faust stream worker (started by `up`; run it yourself against external Kafka)."""
     from faust.worker import Worker
 
-    from streams.app import build_app
+    from streams.app import build_app, prepare_process
 
     settings = load_settings()
     logs.configure("worker", settings.log_level)
+    prepare_process()
     app = build_app(settings)
     Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True).execute_from_commandline()
 

@@ -2,9 +2,9 @@
 
 The index is the table `leak_records` (identifier hash, batch), not worker state: it survives worker
 restarts and rebalances by construction, costs the worker no memory and no recovery time, and
-`fraudwatch leaks load` can fill it while the worker runs. The worker's sink calls `match_facts` once
+`fraudwatch leaks load` can fill it while the worker runs. The worker's sink calls `match_reports` once
 per flush, which looks every identifier of the flush up in one query per `LeakIndex.chunk`
-identifiers, and writes the links of exactly the facts it inserts (`link_rows`). `rescore` links
+identifiers, and writes the links of exactly the reports it inserts (`link_rows`). `rescore` links
 reports that were processed before a batch was loaded.
 
 Identifiers are "kind:keyed-hash" strings throughout; no function here sees a raw identifier.
@@ -41,7 +41,8 @@ from fraudwatch.leaks import (
     record_class,
     severity,
 )
-from streams.facts import Fact
+from streams.envelope import SanitisedReport
+from streams.facts import victim_identifiers
 
 log = logging.getLogger(__name__)
 
@@ -186,27 +187,30 @@ def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]
     return {b: BatchMatch(tuple(ids), mask) for b, (ids, mask) in by_batch.items()}
 
 
-def match_facts(index: LeakIndex, facts: Sequence[Fact]) -> list[LeakMatch]:
-    """One LeakMatch per fact (NO_MATCH for most), from a single lookup of all their identifiers."""
-    wanted = [i for f in facts for i in (*f.victim_identifiers, *f.report.scammer_contacts)]
+def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[LeakMatch]:
+    """One LeakMatch per report (NO_MATCH for most), from a single lookup of all their identifiers."""
+    victims = [victim_identifiers(r) for r in reports]
+    wanted = [i for ids in victims for i in ids] + [i for r in reports for i in r.scammer_contacts]
     if not wanted:
-        return [NO_MATCH] * len(facts)
+        return [NO_MATCH] * len(reports)
     hits = index.lookup(wanted)
     if not hits:
-        return [NO_MATCH] * len(facts)
+        return [NO_MATCH] * len(reports)
     return [
-        LeakMatch(_matches(f.victim_identifiers, hits), _matches(f.report.scammer_contacts, hits))
-        if any(i in hits for i in (*f.victim_identifiers, *f.report.scammer_contacts))
+        LeakMatch(_matches(ids, hits), _matches(r.scammer_contacts, hits))
+        if any(i in hits for i in (*ids, *r.scammer_contacts))
         else NO_MATCH
-        for f in facts
+        for r, ids in zip(reports, victims, strict=True)
     ]
 
 
-def link_rows(fact: Fact, batches: Mapping[str, BatchMatch], zone: ZoneInfo, linked_by: str) -> list[list[object]]:
+def link_rows(
+    report: SanitisedReport, category: str, batches: Mapping[str, BatchMatch], zone: ZoneInfo, linked_by: str
+) -> list[list[object]]:
     """Rows for report_leak_links or scammer_leak_links (LINK_COLUMNS), one per batch."""
-    r = fact.report
+    r = report
     return [
-        [r.report_id, batch_id, fact.category, r.amount_lost_fen, r.reported_at.astimezone(zone),
+        [r.report_id, batch_id, category, r.amount_lost_fen, r.reported_at.astimezone(zone),
          sorted(m.identifiers), m.info_mask, linked_by]
         for batch_id, m in sorted(batches.items())
     ]  # fmt: skip

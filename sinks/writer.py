@@ -16,6 +16,8 @@ the facts inserted.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -23,12 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
-from sinks.leaks import LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_facts
+from sinks.leaks import LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_reports
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
-from streams.facts import STATS_COLUMNS, Fact, fact_table, minute_stats
+from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +58,24 @@ class FlushResult:
     leak_linked: int = 0  # facts written whose victim is in a leak batch
 
 
+def load_lazy_imports() -> None:
+    """Import now what the first flush would: clickhouse-connect and pyarrow import pandas, where installed,
+    on their first insert or conversion (~1 s of CPU), which belongs to start-up, not to the first flush."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("pandas")
+    FactColumns([]).table()
+
+
 class ReportSink:
-    """`add` buffers facts; `flush` writes them (leak links, facts, then per-minute aggregates) exactly once."""
+    """`add_message` (or `add`) buffers reports; `flush` writes them (leak links, facts, then per-minute
+    aggregates) exactly once."""
 
     def __init__(self, client: Client, database: str, zone: ZoneInfo) -> None:
         self._client = client
         self._database = database
         self._zone = zone
-        self._buffer: list[Fact] = []
+        self._buffer: list[Message] = []
+        self._buffered_reports = 0
         self._dead_letters: list[DeadLetter] = []
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
@@ -77,11 +90,17 @@ class ReportSink:
 
     @property
     def pending(self) -> int:
-        return len(self._buffer) + len(self._dead_letters)
+        return self._buffered_reports + len(self._dead_letters)
+
+    def add_message(self, message: Message) -> None:
+        with self._buffer_lock:
+            self._buffer.append(message)
+            self._buffered_reports += len(message.reports)
 
     def add(self, facts: Sequence[Fact]) -> None:
-        with self._buffer_lock:
-            self._buffer.extend(facts)
+        """Facts (classified already) instead of messages: for tests and tools."""
+        for message in messages_of(facts):
+            self.add_message(message)
 
     def add_dead_letter(self, letter: DeadLetter) -> None:
         with self._buffer_lock:
@@ -99,9 +118,9 @@ class ReportSink:
         started = time.perf_counter()
         with self._buffer_lock:
             batch, self._buffer = self._buffer, []
+            self._buffered_reports = 0
             letters, self._dead_letters = self._dead_letters, []
-        # A message delivered twice before one flush (a rebalance back and forth) counts once.
-        batch = list({(f.position.stream_key, f.position.offset, f.index): f for f in batch}.values())
+        batch = _distinct(batch)
         if not batch and not letters:
             return FlushResult(0, 0, 0, 0.0)
         try:
@@ -110,42 +129,75 @@ class ReportSink:
                 self._insert("dead_letters", [d.row() for d in letters], DEAD_LETTER_COLUMNS)
                 letters = []
             self._load_marks(batch)
-            new_facts = [f for f in batch if not self._stored(f)]
-            fresh_for_stats = [f for f in batch if f.position.offset > self._marks[f.position.stream_key].stats_high]
+            unwritten, is_new, is_fresh = self._unwritten(batch)
+            rows = FactColumns(unwritten)
+            new_reports = [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
+            all_new = len(new_reports) == len(rows)
             linked = 0
-            if new_facts:
+            if new_reports:
                 # The leak join, against the index as it is now. Links go in before their facts: a
                 # crash in between leaves the facts unwritten, so the retry looks them up and links
                 # them again, which the links' ReplacingMergeTree key (batch_id, report_id) absorbs.
                 # The other order could write facts whose links no retry would ever write.
-                matches = match_facts(self._leaks, new_facts)
+                matches = match_reports(self._leaks, new_reports)
+                categories = [c for c, new in zip(rows.categories, is_new.tolist(), strict=True) if new]
                 for table, links in (
-                    (VICTIM_LINKS, [r for f, m in zip(new_facts, matches, strict=True) if m.victim
-                                    for r in link_rows(f, m.victim, self._zone, "stream")]),
-                    (SCAMMER_LINKS, [r for f, m in zip(new_facts, matches, strict=True) if m.scammer
-                                     for r in link_rows(f, m.scammer, self._zone, "stream")]),
+                    (VICTIM_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.victim
+                                    for row in link_rows(r, c, m.victim, self._zone, "stream")]),
+                    (SCAMMER_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.scammer
+                                     for row in link_rows(r, c, m.scammer, self._zone, "stream")]),
                 ):  # fmt: skip
                     if links:
                         self._insert(table, links, LINK_COLUMNS)
                 linked = sum(1 for m in matches if m.victim)
                 # Arrow, column by column: serialised natively, and no DESCRIBE (the schema travels along).
-                leak_batch_ids = [m.victim_batch_ids if m.victim else () for m in matches]
-                self._client.insert_arrow(f"{self._database}.reports", fact_table(new_facts, leak_batch_ids))
-            stats = minute_stats(fresh_for_stats, self._zone)
+                found = iter([m.victim_batch_ids if m.victim else () for m in matches])
+                leak_batch_ids = [next(found) if new else () for new in is_new.tolist()]
+                table = rows.table(leak_batch_ids, None if all_new else is_new)
+                self._client.insert_arrow(f"{self._database}.reports", table)
+            stats = rows.minute_stats(self._zone, None if is_fresh.all() else is_fresh)
             if stats:
                 self._insert("report_stats_1m", stats, STATS_COLUMNS)
         except Exception:
             with self._buffer_lock:
                 self._buffer = batch + self._buffer
+                self._buffered_reports += sum(len(m.reports) for m in batch)
                 self._dead_letters = letters + self._dead_letters
             self.forget()
             self._contexts.clear()  # a failed insert may leave its context half used
             raise
         self._advance_marks(batch)
         seconds = time.perf_counter() - started
+        total = sum(len(m.reports) for m in batch)
         return FlushResult(
-            len(new_facts), len(stats), len(batch) - len(new_facts), seconds, dead_letters_written, linked
+            len(new_reports), len(stats), total - len(new_reports), seconds, dead_letters_written, linked
         )
+
+    def _unwritten(self, batch: Sequence[Message]) -> tuple[list[Message], np.ndarray, np.ndarray]:
+        """What of the batch ClickHouse lacks: the messages (or parts) with a report whose fact or whose
+        aggregate is not stored, and for each of their reports whether its fact is new and whether its
+        aggregate is (the latter per message: aggregates are stored up to an offset)."""
+        unwritten: list[Message] = []
+        new: list[bool] = []
+        fresh: list[bool] = []
+        for message in batch:
+            offset = message.position.offset
+            mark = self._marks[message.position.stream_key]
+            if offset <= mark.facts_high:
+                stored = [True] * len(message.indexes)
+            elif mark.facts:
+                stored = [(offset, i) in mark.facts for i in message.indexes]
+            else:
+                stored = [False] * len(message.indexes)
+            if offset > mark.stats_high:
+                unwritten.append(message)
+                new += [not s for s in stored]
+                fresh += [True] * len(stored)
+            elif not all(stored):
+                unwritten.append(message.only([k for k, s in enumerate(stored) if not s]))
+                new += [True] * (len(stored) - sum(stored))
+                fresh += [False] * (len(stored) - sum(stored))
+        return unwritten, np.array(new, bool), np.array(fresh, bool)
 
     def _insert(self, table: str, rows: list[list[object]], columns: Sequence[str]) -> None:
         """Insert rows into one of the database's tables, with its column types fetched once per sink:
@@ -156,13 +208,9 @@ class ReportSink:
             self._contexts[table] = context
         self._client.insert(data=rows, context=context)
 
-    def _stored(self, fact: Fact) -> bool:
-        mark = self._marks[fact.position.stream_key]
-        return fact.position.offset <= mark.facts_high or (fact.position.offset, fact.index) in mark.facts
-
-    def _advance_marks(self, batch: Sequence[Fact]) -> None:
-        # The facts of one message share its position object: each position once, not each fact.
-        for position in {id(f.position): f.position for f in batch}.values():
+    def _advance_marks(self, batch: Sequence[Message]) -> None:
+        for message in batch:
+            position = message.position
             mark = self._marks[position.stream_key]
             mark.facts_high = max(mark.facts_high, position.offset)
             mark.stats_high = max(mark.stats_high, position.offset)
@@ -170,12 +218,12 @@ class ReportSink:
             # Everything up to facts_high is now known complete; the exact set only matters above it.
             mark.facts = {pos for pos in mark.facts if pos[0] > mark.facts_high}
 
-    def _load_marks(self, batch: Sequence[Fact]) -> None:
+    def _load_marks(self, batch: Sequence[Message]) -> None:
         floors: dict[StreamKey, int] = {}
-        for fact in batch:
-            key = fact.position.stream_key
+        for message in batch:
+            key, offset = message.position.stream_key, message.position.offset
             if key not in self._marks:
-                floors[key] = min(floors.get(key, fact.position.offset), fact.position.offset)
+                floors[key] = min(floors.get(key, offset), offset)
         for key, floor in floors.items():
             self._marks[key] = self._read_mark(key, floor)
 
@@ -207,3 +255,18 @@ class ReportSink:
                 },
             )  # fmt: skip
         return mark
+
+
+def _distinct(batch: Sequence[Message]) -> list[Message]:
+    """A message delivered twice before one flush (a rebalance back and forth) counts once, with every
+    report either delivery carried."""
+    seen: dict[tuple[StreamKey, int], int] = {}
+    distinct: list[Message] = []
+    for message in batch:
+        key = (message.position.stream_key, message.position.offset)
+        place = seen.setdefault(key, len(distinct))
+        if place == len(distinct):
+            distinct.append(message)
+        else:
+            distinct[place] = distinct[place].merged(message)
+    return distinct

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 from fraudwatch.settings import Settings
-from streams.app import build_app
+from streams.app import build_app, prepare_process
 
 
 @pytest.mark.parametrize("seconds", [0.05, 0.1, 2.0])
@@ -27,3 +30,15 @@ def test_worker_keeps_its_faust_files_in_the_data_dir(tmp_path: Path) -> None:
     app = build_app(settings)
     assert Path(app.conf.datadir) == tmp_path / "workers" / "worker-a"
     assert Path(app.conf.tabledir).is_relative_to(tmp_path)
+
+
+def test_prepare_process_freezes_start_up_and_collects_less_often() -> None:
+    thresholds = gc.get_threshold()
+    try:
+        prepare_process()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (50_000, 10, 10)
+        assert "pandas" in sys.modules or importlib.util.find_spec("pandas") is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

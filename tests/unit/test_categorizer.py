@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import unicodedata
@@ -15,8 +16,10 @@ from streams.categorizer import (
     CATEGORIES,
     OTHER,
     Classification,
+    Classified,
     categorize,
     classify,
+    classify_columns,
     classify_many,
     headline_class,
     normalise,
@@ -438,3 +441,23 @@ def test_classify_many_of_nothing_and_mismatched_lengths() -> None:
     assert classify_many([]) == []
     with pytest.raises(ValueError, match="2 citizen categories for 1 descriptions"):
         classify_many(["刷单"], ["loan", "loan"])
+
+
+def test_classified_columns_hold_the_classifications() -> None:
+    texts = _all_texts()[:2000]
+    classified = classify_columns(texts)
+    expected = [_reference_classify(t) for t in texts]
+    assert classified.codes == [c.code for c in expected]
+    assert classified.confidences == [c.confidence for c in expected]
+    assert classified.evidence == [e for c in expected for e in c.evidence]
+    offsets = classified.evidence_offsets.tolist()
+    assert [tuple(classified.evidence[a:b]) for a, b in itertools.pairwise(offsets)] == [c.evidence for c in expected]
+    # Classifications made elsewhere, as columns: the same columns.
+    again = Classified.of(expected)
+    assert (again.codes, again.confidences, again.evidence) == (
+        classified.codes,
+        classified.confidences,
+        classified.evidence,
+    )
+    assert again.evidence_offsets.tolist() == offsets
+    assert len(classify_columns([])) == 0 and classify_columns([]).evidence_offsets.tolist() == [0]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime, timedelta, timezone
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
 from streams.categorizer import categorize
 from streams.envelope import SanitisedReport
@@ -16,11 +21,14 @@ from streams.facts import (
     FACT_SCHEMA,
     STATS_COLUMNS,
     Fact,
+    FactColumns,
     KeyAges,
+    Message,
     SourcePosition,
     fact_table,
     facts_of,
     first_copies,
+    messages_of,
     minute_of,
     minute_stats,
     province_of,
@@ -394,19 +402,29 @@ def test_minute_stats_totals_match_the_input() -> None:
     assert len({sort_key(r) for r in rows}) == len(rows)
 
 
-def keyed_fact(report_id: str, offset: int) -> Fact:
-    position = SourcePosition(TOPIC, "e1", 0, offset)
-    return facts_of(position, [make_report(report_id=report_id, client_keyed=True)])[0]
+def keyed_message(report_id: str, offset: int, *others: str) -> Message:
+    reports = [make_report(report_id=report_id, client_keyed=True)]
+    reports += [make_report(report_id=other, client_keyed=other.startswith("k")) for other in others]
+    return Message.of(SourcePosition(TOPIC, "e1", 0, offset), reports)
 
 
 def test_first_copies_keeps_the_first_copy_and_its_redelivery_only() -> None:
     seen: dict[str, str] = {}
-    first = keyed_fact("k1", 10)
-    assert first_copies([first], seen) == [first]
-    assert first_copies([first], seen) == [first]  # the same copy redelivered: the sink recognises it
-    assert first_copies([keyed_fact("k1", 11)], seen) == []  # a resend at another offset
-    unkeyed = facts_of(SourcePosition(TOPIC, "e1", 0, 12), [make_report(report_id="k1")])
-    assert first_copies(unkeyed, seen) == unkeyed  # only client-keyed reports are tracked
+    first = keyed_message("k1", 10)
+    assert first_copies(first, seen) == first
+    assert seen == {"k1": "e1:0:10:0"}
+    assert first_copies(first, seen) == first  # the same copy redelivered: the sink recognises it
+    assert first_copies(keyed_message("k1", 11), seen).reports == ()  # a resend at another offset
+    unkeyed = Message.of(SourcePosition(TOPIC, "e1", 0, 12), [make_report(report_id="k1")])
+    assert first_copies(unkeyed, seen) is unkeyed  # only client-keyed reports are tracked
+
+
+def test_first_copies_drops_only_the_resent_reports_of_a_message() -> None:
+    seen = {"k1": "e1:0:3:0"}
+    message = keyed_message("k1", 7, "u1", "k2", "u2")
+    kept = first_copies(message, seen)
+    assert kept.indexes == (1, 2, 3) and [r.report_id for r in kept.reports] == ["u1", "k2", "u2"]
+    assert kept.position is message.position and seen == {"k1": "e1:0:3:0", "k2": "e1:0:7:2"}
 
 
 def test_key_ages_forget_the_oldest_after_the_window_in_order() -> None:
@@ -436,3 +454,138 @@ def test_key_ages_count_restored_keys_from_when_they_are_handed_over() -> None:
     assert ages.expired(now=10, limit=10) == ["new"]
     assert ages.expired(now=17, limit=10) == []
     assert ages.expired(now=18, limit=10) == ["restored"]
+
+
+# --- FactColumns against the per-fact code it replaced --------------------------------------------------------
+
+
+def _reference_fact_table(facts: list[Fact], leak_batch_ids: list[list[str]]) -> pa.Table:
+    """`fact_table` as it was, from one Fact per report: the oracle FactColumns.table must match."""
+    sources = {
+        "report_id": "report.report_id", "reported_at": "report.reported_at", "occurred_at": "report.occurred_at",
+        "channel": "report.channel", "submitter": "report.submitter", "region_code": "report.region_code",
+        "category": "classification.code", "category_confidence": "classification.confidence",
+        "category_evidence": "classification.evidence", "citizen_category": "report.citizen_category",
+        "contact_method": "report.contact_method", "payment_channel": "report.payment_channel",
+        "amount_lost_fen": "report.amount_lost_fen", "victim_phone_hash": "report.victim_phone_hash",
+        "victim_id_hash": "report.victim_id_hash", "victim_age_band": "report.victim_age_band",
+        "victim_gender": "report.victim_gender", "scammer_contacts": "report.scammer_contacts",
+        "scammer_domains": "report.scammer_domains", "mentioned_identifiers": "report.mentioned_identifiers",
+        "description_redacted": "report.description", "src_topic": "position.topic", "src_epoch": "position.epoch",
+        "src_partition": "position.partition", "src_offset": "position.offset", "src_index": "index",
+    }  # fmt: skip
+    values = zip(*map(attrgetter(*sources.values()), facts), strict=True) if facts else ((),) * len(sources)
+    columns: dict[str, Any] = dict(zip(sources, values, strict=True))
+    leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids] if leak_batch_ids else [[]] * len(facts)
+    columns["province_code"] = [province_of(r) for r in columns["region_code"]]
+    columns["city_code"] = [r[:4] + "00" for r in columns["region_code"]]
+    columns["leak_linked"] = [1 if ids else 0 for ids in leaks]
+    columns["leak_batch_ids"] = leaks
+    millis = pa.timestamp("ms", tz="UTC")
+    return pa.Table.from_arrays(
+        [
+            pa.array(columns[f.name], pa.timestamp("us", tz="UTC")).cast(millis, safe=False)
+            if f.name in ("reported_at", "occurred_at")
+            else pa.array(columns[f.name], f.type)
+            for f in FACT_SCHEMA
+        ],
+        schema=FACT_SCHEMA,
+    )
+
+
+def _reference_minute_stats(facts: list[Fact], zone: ZoneInfo) -> list[list[object]]:
+    """`minute_stats` as it was, one fact at a time: the oracle FactColumns.minute_stats must match."""
+    counts: dict[tuple[int, str, str, str, str, int], list[int]] = {}
+    high: dict[tuple[str, str, int], int] = {}
+    for fact in facts:
+        p, r = fact.position, fact.report
+        group = (int(r.reported_at.timestamp() // 60), fact.classification.code, r.region_code, *p.stream_key)
+        totals = counts.setdefault(group, [0, 0])
+        totals[0] += 1
+        totals[1] += r.amount_lost_fen
+        high[p.stream_key] = max(high.get(p.stream_key, -1), p.offset)
+    return [
+        [datetime.fromtimestamp(minute * 60, zone), category, province_of(region), region, topic, epoch, partition,
+         n, loss, high[topic, epoch, partition]]
+        for (minute, category, region, topic, epoch, partition), (n, loss) in counts.items()
+    ]  # fmt: skip
+
+
+_ZONES = st.sampled_from(
+    [UTC, SHANGHAI, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu"), timezone(timedelta(hours=-3, seconds=7))]
+)
+_MOMENTS = st.builds(
+    lambda moment, zone: moment.replace(tzinfo=zone),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    _ZONES,
+)
+_SOON = st.builds(
+    lambda seconds, micro, zone: datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).astimezone(zone),
+    st.integers(1_700_000_000 - 600, 1_700_000_000 + 600),
+    st.sampled_from([0, 1, 999, 999_999, 500_000]),
+    _ZONES,
+)
+_TEXTS = st.sampled_from(
+    ["刷单兼职", "冒充公安说我涉嫌洗钱", "炒股", "说不清楚", "", "贷款 征信 客服", "游戏 王者荣耀 卖号"]
+)
+_REPORTS = st.builds(
+    SanitisedReport,
+    report_id=st.text(max_size=5),
+    reported_at=st.one_of(_SOON, _MOMENTS),
+    occurred_at=st.one_of(_SOON, _MOMENTS),
+    channel=st.sampled_from(["app", "web"]),
+    region_code=st.sampled_from(["420106", "110101", "440305", "42010"]),
+    amount_lost_fen=st.integers(0, 10**12),
+    description=_TEXTS,
+    citizen_category=st.sampled_from(["", "loan", "investment", "other"]),
+    victim_phone_hash=st.sampled_from(["", "phone:ab"]),
+    scammer_contacts=st.lists(st.sampled_from(["qq:1", "phone:2"]), max_size=2).map(tuple),
+    mentioned_identifiers=st.lists(st.text(max_size=3), max_size=2).map(tuple),
+)
+_MESSAGES = st.lists(
+    st.tuples(
+        st.sampled_from([("a", "e1", 0), ("a", "e1", 1), ("a", "e2", 0), ("b", "e1", 0)]),
+        st.integers(0, 30),
+        st.lists(_REPORTS, max_size=6),
+    ),
+    max_size=8,
+)
+
+
+# No shrinking: the examples are large, and shrinking a failure outlasted the test timeout.
+@settings(max_examples=150, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(_MESSAGES, st.data())
+def test_fact_columns_match_the_per_fact_reference(drawn: list[Any], data: st.DataObject) -> None:
+    messages = [Message.of(SourcePosition(t, e, p, offset), reports) for (t, e, p), offset, reports in drawn]
+    facts = [f for m in messages for f in facts_of(m.position, m.reports)]
+    leaks = [data.draw(st.lists(st.sampled_from(["b1", "b2"]), max_size=3)) for _ in facts]
+    columns = FactColumns(messages)
+    assert columns.table(leaks).equals(_reference_fact_table(facts, leaks))
+    for zone in (SHANGHAI, UTC):
+        assert columns.minute_stats(zone) == _reference_minute_stats(facts, zone)
+    # Some rows only: a mask selects the same rows as the facts selected.
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(facts), max_size=len(facts))), bool)
+    chosen = [f for f, keep in zip(facts, mask.tolist(), strict=True) if keep]
+    chosen_leaks = [ids for ids, keep in zip(leaks, mask.tolist(), strict=True) if keep]
+    assert columns.table(leaks, mask).equals(_reference_fact_table(chosen, chosen_leaks))
+    assert columns.minute_stats(SHANGHAI, mask) == _reference_minute_stats(chosen, SHANGHAI)
+    # Classified facts handed in (tests, tools) give the same columns.
+    assert FactColumns(messages_of(facts)).table(leaks).equals(columns.table(leaks))
+
+
+def test_messages_of_groups_runs_of_one_position() -> None:
+    reports = [make_report(report_id=str(i)) for i in range(3)]
+    facts = facts_of(position(1), reports) + facts_of(position(2), reports[:1]) + facts_of(position(1), reports[2:])
+    messages = messages_of(facts)
+    assert [(m.position.offset, m.indexes) for m in messages] == [(1, (0, 1, 2)), (2, (0,)), (1, (0,))]
+    assert messages[0].classifications == tuple(f.classification for f in facts[:3])
+    assert messages_of([]) == []
+
+
+def test_merged_message_holds_the_reports_of_both_deliveries_in_envelope_order() -> None:
+    whole = Message.of(position(4), [make_report(report_id=str(i)) for i in range(4)])
+    odd, even = whole.only([1, 3]), whole.only([0, 2])
+    assert odd.merged(even) == whole
+    assert whole.merged(odd) is whole
+    classified = messages_of(facts_of(position(4), whole.reports))[0]
+    assert classified.only([3]).merged(classified.only([0, 1, 2])) == classified
