@@ -296,7 +296,8 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict
         _valid_region(self.region_code)  # its own fullmatch leaves no room for whitespace
         _plain(_PLAIN_CLIENT_KEY, self.report_id)
         _plain(_PLAIN_PHONE, self.victim_phone)
-        if _fen(self.amount_text) > MAX_AMOUNT_CNY * 100:
+        fen = self.amount_lost_fen = _fen(self.amount_text)  # kept for `sanitise`, like the times below
+        if fen > MAX_AMOUNT_CNY * 100:
             raise ValueError("not a plainly spelled amount")
         victim = self.victim
         if self.victim_phone and victim and victim.phone and self.victim_phone != victim.phone:
@@ -311,7 +312,7 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict
     def amount_lost(self) -> Decimal:
         return Decimal(self.amount_text)
 
-    @property
+    @functools.cached_property
     def amount_lost_fen(self) -> int:
         return _fen(self.amount_text)
 
