@@ -148,10 +148,16 @@ _FIVE_DIGIT_GROUP = re.compile(r"[0-9](?:[ -]?[0-9]){4}")  # every digit conditi
 # The QQ and WeChat patterns without their IGNORECASE flag (which leaves the regex engine no quick
 # scan for where a match may start: 7 µs on a description that names WeChat but no ID), up to the
 # first character of the ID, each letter spelled as the characters that fold to it (i: also İ and ı;
-# [a-z]: also İ, ı, ſ and K, the Kelvin sign). Whatever the pattern matches, this finds.
-_QQ_NAMED = re.compile(r"(?:[qQ][qQ]|扣扣)\s*(?:号码?)?\s*[:：]?\s*[1-9]")
-_WECHAT_NAMED = re.compile(
-    r"(?:微信|[vVwW][xX]|[wW][eE][iIİı][xX][iIİı][nN]|[wW][eE][cC][hH][aA][tT])\s*号?\s*[:：]?\s*[a-zA-ZİıſK]"
+# [a-z]: also İ, ı, ſ and K, the Kelvin sign). Whatever the pattern matches, one of these finds; each
+# starts with a literal or a class, which the engine scans for quickly.
+_ID_START = r"\s*[:：]?\s*"
+_QQ_NAMED = (
+    re.compile(r"扣扣\s*(?:号码?)?" + _ID_START + "[1-9]"),
+    re.compile(r"[qQ][qQ]\s*(?:号码?)?" + _ID_START + "[1-9]"),
+)
+_WECHAT_NAMED = (
+    re.compile(r"微信\s*号?" + _ID_START + "[a-zA-ZİıſK]"),
+    re.compile(r"[vVwW](?:[xX]|[eE][iIİı][xX][iIİı][nN]|[eE][cC][hH][aA][tT])\s*号?" + _ID_START + "[a-zA-ZİıſK]"),
 )
 
 
@@ -180,9 +186,13 @@ def _could_match(text: str) -> tuple[IdentifierKind, ...]:
         possible.append(IdentifierKind.PHONE)
     if most_digits >= 12:
         possible.append(IdentifierKind.BANK_CARD)
-    if most_digits >= 5 and ("q" in text or "Q" in text or "扣扣" in text) and _QQ_NAMED.search(text):
+    if most_digits >= 5 and (
+        ("扣扣" in text and _QQ_NAMED[0].search(text)) or (("q" in text or "Q" in text) and _QQ_NAMED[1].search(text))
+    ):
         possible.append(IdentifierKind.QQ)
-    if ("微信" in text or "w" in text or "W" in text or "v" in text or "V" in text) and _WECHAT_NAMED.search(text):
+    if ("微信" in text and _WECHAT_NAMED[0].search(text)) or (
+        ("w" in text or "W" in text or "v" in text or "V" in text) and _WECHAT_NAMED[1].search(text)
+    ):
         possible.append(IdentifierKind.WECHAT)
     return tuple(possible)
 
