@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,15 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from fraudwatch.pii import IdentifierKind, keyed_hash
-from fraudwatch.reports import Channel, ReportIn, decode_batch, decode_report, fresh_report_ids, sanitise_for_wire
+from fraudwatch.reports import (
+    Channel,
+    ReportIn,
+    decode_batch,
+    decode_report,
+    fresh_report_ids,
+    sanitise_for_wire,
+    url_host,
+)
 from fraudwatch.reports import sanitise as sanitise_report
 from fraudwatch.settings import ENV_PREFIX, Settings
 from fraudwatch.simulate import generate_reports
@@ -585,3 +594,22 @@ def test_the_api_path_writes_times_with_second_offsets_as_isoformat() -> None:
     assert b'"occurred_at":"1850-01-01T00:05:43+08:05:43"' in (
         _api_path(json.dumps(data).encode(), SHANGHAI, {}) or b""
     )
+
+
+_URL_PIECES = [
+    "http://", "https://", "HTTP://", "ftp://", "://", "//", "www.", "Lipei", "lipei", ".shop", ".", "-", "@", ":",
+    ":8080", "user:pw@", "[::1]", "[", "]", "/", "/a", "?q=1", "#f", "%41", " ", "\t", "\n", "\x00", "é", "例",
+    "ＡＢ", "\\", "mailto:", "a.b/x?u=http://c.d",
+]  # fmt: skip
+
+
+@settings_(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), min_size=1, max_size=8).map("".join))
+def test_the_host_of_a_url_is_what_urlsplit_reads(url: str) -> None:
+    try:
+        expected: str | None = urlsplit(url if "://" in url else f"http://{url}").hostname
+    except ValueError:
+        with pytest.raises(ValueError):
+            url_host(url)
+        return
+    assert url_host(url) == expected
