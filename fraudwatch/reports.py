@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any, Protocol, TypedDict, Unpack, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -461,45 +461,34 @@ def fresh_report_ids(count: int) -> list[str]:
     return ids
 
 
-def sanitise(
-    report: ReportFields,
-    *,
-    key: bytes,
-    zone: ZoneInfo,
-    now: datetime,
-    submitter: str = "",
-    default_channel: str | None = None,
-    client_key: str | None = None,
-    fresh_id: str | None = None,
-    hashes: dict[tuple[IdentifierKind, str], str] | None = None,
-) -> SanitisedReport:
-    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned.
+class SanitiseOptions(TypedDict, total=False):
+    """`sanitise`'s optional arguments.
 
     `fresh_id` (from `fresh_report_ids`) is the report_id of a report that carries no client key.
     `hashes`, shared by the reports of one batch, keeps each identifier's "kind:hash" so that the
     phones and accounts a scam ring repeats across its victims are hashed once per batch.
     """
-    return SanitisedReport(
-        **_sanitised(report, key, zone, now, submitter, default_channel, client_key, fresh_id, hashes, wire=False)
-    )
+
+    submitter: str
+    default_channel: str | None
+    client_key: str | None
+    fresh_id: str | None
+    hashes: dict[tuple[IdentifierKind, str], str] | None
+
+
+def sanitise(
+    report: ReportFields, *, key: bytes, zone: ZoneInfo, now: datetime, **options: Unpack[SanitiseOptions]
+) -> SanitisedReport:
+    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned."""
+    return SanitisedReport(**_sanitised(report, key, zone, now, options, wire=False))
 
 
 def sanitise_for_wire(
-    report: ReportFields,
-    *,
-    key: bytes,
-    zone: ZoneInfo,
-    now: datetime,
-    submitter: str = "",
-    default_channel: str | None = None,
-    client_key: str | None = None,
-    fresh_id: str | None = None,
-    hashes: dict[tuple[IdentifierKind, str], str] | None = None,
+    report: ReportFields, *, key: bytes, zone: ZoneInfo, now: datetime, **options: Unpack[SanitiseOptions]
 ) -> WireReport:
     """`sanitise`, as the API hands it to the envelope (the same bytes as the `SanitisedReport`),
     without a `SanitisedReport` in between."""
-    fields = _sanitised(report, key, zone, now, submitter, default_channel, client_key, fresh_id, hashes, wire=True)
-    return cast(WireReport, fields)
+    return cast(WireReport, _sanitised(report, key, zone, now, options, wire=True))
 
 
 # Enum members read once: `IdentifierKind.PHONE` is a class attribute lookup through EnumType each time.
@@ -515,19 +504,11 @@ _OTHER_CHANNEL = Channel.OTHER.value
 
 
 def _sanitised(
-    report: ReportFields,
-    key: bytes,
-    zone: ZoneInfo,
-    now: datetime,
-    submitter: str,
-    default_channel: str | None,
-    client_key: str | None,
-    fresh_id: str | None,
-    hashes: dict[tuple[IdentifierKind, str], str] | None,
-    *,
-    wire: bool,
+    report: ReportFields, key: bytes, zone: ZoneInfo, now: datetime, options: SanitiseOptions, *, wire: bool
 ) -> dict[str, Any]:
     """`SanitisedReport`'s fields in order, times as `wire_time` makes them if `wire`."""
+    submitter = options.get("submitter", "")
+    hashes = options.get("hashes")
     reported_at = (report.reported_at or now).astimezone(zone)
     if reported_at > now + MAX_CLOCK_SKEW:
         raise ValueError("reported_at is in the future")
@@ -571,14 +552,14 @@ def _sanitised(
             victim_age_band = str(victim.age_band)
         if victim.gender:
             victim_gender = str(victim.gender)
-    key_used = client_key or report.report_id
+    key_used = options.get("client_key") or report.report_id
     channel, category, contact_method = report.channel, report.category, report.contact_method
     # Keys in SanitisedReport's field order: the envelope's bytes follow it.
     return {
-        "report_id": report_id_for(submitter, key_used, fresh_id),
+        "report_id": report_id_for(submitter, key_used, options.get("fresh_id")),
         "reported_at": wire_time(reported_at) if wire else reported_at,
         "occurred_at": wire_time(occurred_at) if wire else occurred_at,
-        "channel": (str(channel) if channel else None) or default_channel or _OTHER_CHANNEL,
+        "channel": (str(channel) if channel else None) or options.get("default_channel") or _OTHER_CHANNEL,
         "region_code": report.region_code,
         "amount_lost_fen": report.amount_lost_fen,
         "description": description,

@@ -19,25 +19,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from fraudwatch.pii import IdentifierKind
+from fraudwatch.pii import _PATTERNS, IdentifierKind  # the patterns are as they were
 from streams.envelope import SanitisedReport
 
 _CLIENT_KEY_NAMESPACE = uuid.UUID("5b0f3f3c-8f43-4d6e-9a1e-6f7261756477")
 _NON_DIGITS = re.compile(r"[^\d]")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
-    (IdentifierKind.EMAIL, re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
-    (IdentifierKind.ID_CARD, re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")),
-    (IdentifierKind.PHONE, re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")),
-    (IdentifierKind.BANK_CARD, re.compile(r"(?<!\d)\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?(?!\d)")),
-    (IdentifierKind.QQ, re.compile(r"(?i)(?:qq|扣扣)\s*(?:号码?|号)?\s*[:：]?\s*(?P<id>[1-9]\d{4,11})(?!\d)")),
-    (
-        IdentifierKind.WECHAT,
-        re.compile(
-            r"(?i)(?:微信|vx|wx|weixin|wechat)\s*(?:号)?\s*[:：]?\s*(?P<id>[a-z][-_a-z0-9]{5,19})(?![-_a-z0-9])"
-        ),
-    ),
-)
 
 
 @cache
