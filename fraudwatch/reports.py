@@ -249,8 +249,11 @@ class _PlainVictim(msgspec.Struct, forbid_unknown_fields=True):
     gender: Gender | None = None
 
     def __post_init__(self) -> None:
-        _plain(_PLAIN_PHONE, self.phone)
-        _plain(_PLAIN_ID_CARD, self.id_number)
+        # Absent values (the most) skip the call: this runs once per report of every batch.
+        if self.phone is not None:
+            _plain(_PLAIN_PHONE, self.phone)
+        if self.id_number is not None:
+            _plain(_PLAIN_ID_CARD, self.id_number)
 
 
 class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True, dict=True):
@@ -262,16 +265,22 @@ class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     payment_channel: PaymentChannel | None = None
 
     def __post_init__(self) -> None:
-        _all_plain(_PLAIN_PHONE, self.phones)
-        _all_plain(_PLAIN_QQ, self.qq)
-        _all_plain(_PLAIN_WECHAT_ID, self.wechat)
-        _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
-        hosts = []
-        for url in self.urls:
-            if url != url.strip():
-                raise ValueError("surrounding whitespace")
-            hosts.append(_valid_host(url))
-        self.domains = _domains(hosts) if hosts else ()
+        # Empty lists (the most) skip the call: this runs once per report of every batch.
+        if self.phones:
+            _all_plain(_PLAIN_PHONE, self.phones)
+        if self.qq:
+            _all_plain(_PLAIN_QQ, self.qq)
+        if self.wechat:
+            _all_plain(_PLAIN_WECHAT_ID, self.wechat)
+        if self.bank_accounts:
+            _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
+        if self.urls:
+            hosts = []
+            for url in self.urls:
+                if url != url.strip():
+                    raise ValueError("surrounding whitespace")
+                hosts.append(_valid_host(url))
+            self.domains = _domains(hosts)
 
     @functools.cached_property
     def domains(self) -> tuple[str, ...]:
@@ -304,9 +313,12 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict
         text = self.description
         if text[0].isspace() or text[-1].isspace():
             raise ValueError("surrounding whitespace")
-        _valid_region(self.region_code)  # its own fullmatch leaves no room for whitespace
-        _plain(_PLAIN_CLIENT_KEY, self.report_id)
-        _plain(_PLAIN_PHONE, self.victim_phone)
+        if region_problem(self.region_code):  # its fullmatch leaves no room for whitespace
+            raise ValueError("not a region code")
+        if self.report_id is not None:
+            _plain(_PLAIN_CLIENT_KEY, self.report_id)
+        if self.victim_phone is not None:
+            _plain(_PLAIN_PHONE, self.victim_phone)
         fen = self.amount_lost_fen = _fen(self.amount_text)  # kept for `sanitise`, like the times below
         if fen > MAX_AMOUNT_CNY * 100:
             raise ValueError("not a plainly spelled amount")
