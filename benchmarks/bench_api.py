@@ -11,7 +11,13 @@ what carries over to another machine. Rounds alternate the variants, and the bes
 Variants: the baseline revision's code with uvloop and httptools hidden (asyncio + h11, as the API ran
 before they were dependencies), the same code with them, and this tree.
 
+`--steps` measures instead, without HTTP or Kafka, the API's batch path step by step (decode, sanitise,
+partition, envelope bytes) in a child process per variant and round: thread CPU per report over the
+same 2,000 simulated reports in batches of 500, the best of `--passes` passes; the figures are the best
+round of each variant.
+
     python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--json out.json]
+    python benchmarks/bench_api.py --steps [--baseline 9470161] [--rounds 4] [--passes 12]
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# A `--steps` child measures another revision's code: its packages come first.
+sys.path.insert(0, os.environ.get("BENCH_API_SOURCE", str(ROOT)))
 
 from fraudwatch.auth import new_token  # noqa: E402 (needs the sys.path entry above)
 from fraudwatch.benchmark import (  # noqa: E402
@@ -125,6 +132,82 @@ def measure(
     }
 
 
+STEPS = ("decode", "sanitise", "partition", "envelope")
+
+
+def batch_bodies() -> tuple[list[bytes], list[bytes]]:
+    """The simulated reports as single bodies and as batches of 500."""
+    reports = generate_reports(2000, seed=20_241_128)
+    singles = [json.dumps(r.body, ensure_ascii=False).encode() for r in reports]
+    return singles, [b'{"reports":[' + b",".join(singles[i : i + 500]) + b"]}" for i in range(0, len(singles), 500)]
+
+
+def pure_path_steps(passes: int) -> dict[str, float]:
+    """µs of thread CPU per report for each step of the API's batch path in this process, best of `passes`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import fraudwatch.reports as reports_module
+    from fraudwatch.producer import partition_for
+    from streams.envelope import encode_envelope
+
+    wire = getattr(reports_module, "sanitise_for_wire", None)  # before api-perf4: sanitise to SanitisedReport
+    sanitise: Any = wire or reports_module.sanitise
+    report_id: Any = (lambda r: r["report_id"]) if wire else (lambda r: r.report_id)
+    _, batches = batch_bodies()
+    key, zone, clock = b"k" * 32, ZoneInfo("Asia/Shanghai"), time.thread_time
+    best = dict.fromkeys(STEPS, float("inf"))
+    for _ in range(passes):
+        spent = dict.fromkeys(STEPS, 0.0)
+        for body in batches:
+            started = clock()
+            items = reports_module.decode_batch(body) or []
+            decoded = clock()
+            now, fresh, hashes = datetime.now(zone), reports_module.fresh_report_ids(len(items)), {}
+            sanitised = [
+                sanitise(item, key=key, zone=zone, now=now, submitter="bench", fresh_id=fresh[i], hashes=hashes)
+                for i, item in enumerate(items)
+            ]
+            done = clock()
+            partitions: dict[int, list[Any]] = {}
+            for report in sanitised:
+                partitions.setdefault(partition_for(report_id(report), 4), []).append(report)
+            partitioned = clock()
+            for envelope in partitions.values():
+                encode_envelope("bench", envelope)
+            ended = clock()
+            times = (decoded - started, done - decoded, partitioned - done, ended - partitioned)
+            for step, seconds in zip(STEPS, times, strict=True):
+                spent[step] += seconds
+        best = {step: min(best[step], spent[step] / 2000 * 1e6) for step in STEPS}
+    return best
+
+
+def compare_steps(baseline: str, rounds: int, passes: int) -> None:
+    """`--steps`: the pure path of the baseline revision and of this tree, alternating child processes."""
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:
+        variants = {baseline: extract(baseline, Path(temp)), "this tree": ROOT}
+        best: dict[str, dict[str, float]] = {name: {} for name in variants}
+        for round_number in range(1, rounds + 1):
+            for name, source in variants.items():
+                child = subprocess.run(
+                    [sys.executable, __file__, "--steps-child", "--passes", str(passes)],
+                    env={**os.environ, "BENCH_API_SOURCE": str(source)},
+                    capture_output=True,
+                    check=True,
+                    text=True,
+                )
+                figures = json.loads(child.stdout)
+                figures["total"] = sum(figures.values())
+                print(f"round {round_number} {name:<12} " + "  ".join(f"{k} {v:6.1f}" for k, v in figures.items()))
+                best[name] = {k: min(v, best[name].get(k, v)) for k, v in figures.items()}
+    print(f"\nbest of {rounds} rounds ({passes} passes each), µs of thread CPU per report")
+    print(f"{'step':<10} " + " ".join(f"{name:>12}" for name in variants) + "   ratio")
+    for step in (*STEPS, "total"):
+        old, new = (best[name][step] for name in variants)
+        print(f"{step:<10} {old:>12.1f} {new:>12.1f}   {old / new:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default="6f636ed", help="git revision to compare with (default: %(default)s)")
@@ -132,11 +215,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--no-h11", action="store_true", help="leave out the baseline on asyncio + h11 (shorter runs)")
+    parser.add_argument("--steps", action="store_true", help="the batch path step by step, in process (see above)")
+    parser.add_argument("--passes", type=int, default=12, help="--steps: passes per child (default: %(default)s)")
+    parser.add_argument("--steps-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.steps_child:
+        print(json.dumps(pure_path_steps(args.passes)))
+        return
+    if args.steps:
+        compare_steps(args.baseline, args.rounds, args.passes)
+        return
 
-    reports = generate_reports(2000, seed=20_241_128)
-    singles = [json.dumps(r.body, ensure_ascii=False).encode() for r in reports]
-    batches = [b'{"reports":[' + b",".join(singles[i : i + 500]) + b"]}" for i in range(0, len(singles), 500)]
+    singles, batches = batch_bodies()
     token = new_token()
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:

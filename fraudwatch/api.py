@@ -45,11 +45,11 @@ from fraudwatch.reports import (
     decode_batch,
     decode_report,
     fresh_report_ids,
-    sanitise,
+    sanitise_for_wire,
 )
 from fraudwatch.settings import Settings
 from sinks.clickhouse import connect
-from streams.envelope import SanitisedReport
+from streams.envelope import WireReport
 
 log = logging.getLogger(__name__)
 
@@ -379,8 +379,8 @@ def create_app(settings: Settings) -> FastAPI:
         client_key: str | None = None,
         fresh_id: str | None = None,
         hashes: dict[tuple[IdentifierKind, str], str] | None = None,
-    ) -> SanitisedReport:
-        return sanitise(
+    ) -> WireReport:
+        return sanitise_for_wire(
             report,
             key=key,
             zone=zone,
@@ -392,12 +392,12 @@ def create_app(settings: Settings) -> FastAPI:
             hashes=hashes,
         )
 
-    async def deliver(reports: list[SanitisedReport]) -> list[BaseException | None]:
-        fresh = [r for r in reports if not (r.client_keyed and cache.seen(r.report_id))]
+    async def deliver(reports: list[WireReport]) -> list[BaseException | None]:
+        fresh = [r for r in reports if not (r["client_keyed"] and cache.seen(r["report_id"]))]
         outcomes = dict(zip((id(r) for r in fresh), await state["envelopes"].send(fresh), strict=True))
         for report in fresh:
-            if report.client_keyed and outcomes[id(report)] is None:
-                cache.remember(report.report_id)
+            if report["client_keyed"] and outcomes[id(report)] is None:
+                cache.remember(report["report_id"])
         return [outcomes.get(id(r)) for r in reports]
 
     @app.get("/health", include_in_schema=False)
@@ -446,7 +446,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise Unavailable(repr(outcome))
         if outcome is not None:
             raise outcome
-        return _json({"report_id": sanitised.report_id, "status": "accepted"}, 202)
+        return _json({"report_id": sanitised["report_id"], "status": "accepted"}, 202)
 
     def batch_items(body: bytes) -> list[ReportFields | list[dict[str, str]]]:
         """Each item of a batch body: the report, or what is wrong with it by field."""
@@ -488,7 +488,7 @@ def create_app(settings: Settings) -> FastAPI:
         now = datetime.now(zone)
         fresh = fresh_report_ids(len(items))
         results: list[dict[str, Any]] = [{}] * len(items)
-        ready: list[tuple[int, SanitisedReport]] = []
+        ready: list[tuple[int, WireReport]] = []
         hashes: dict[tuple[IdentifierKind, str], str] = {}
         for index, item in enumerate(items):
             if isinstance(item, list):
@@ -504,7 +504,8 @@ def create_app(settings: Settings) -> FastAPI:
         for (index, report), outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
                 counts["accepted"] += 1
-                results[index] = {"index": index, "status": "accepted", "report_id": report.report_id, "errors": None}
+                accepted_id = report["report_id"]
+                results[index] = {"index": index, "status": "accepted", "report_id": accepted_id, "errors": None}
             else:
                 counts["failed"] += 1
                 not_stored = [{"field": "", "problem": "not stored"}]

@@ -14,6 +14,7 @@ import re
 import sys
 import unicodedata
 from enum import StrEnum
+from typing import Any
 
 
 class IdentifierKind(StrEnum):
@@ -28,17 +29,22 @@ class IdentifierKind(StrEnum):
 
 _NON_DIGITS = re.compile(r"[^\d]")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = IdentifierKind.PHONE
+_PHONE_PREFIXES = ("0086", "86")
 
 
 def normalise(kind: IdentifierKind, raw: str) -> str:
     """Canonical form, so that formatting (+86, spaces, dashes, case, full-width digits) never changes the hash."""
+    if raw.isdigit() and raw.isascii() and not (kind is _PHONE and raw.startswith(_PHONE_PREFIXES)):
+        # Plain ASCII digits (the usual spelling) are canonical for every kind, but for a phone's
+        # country prefix: nothing to strip, fold, remove or lower.
+        return raw
     value = plain(raw.strip())  # full-width or other digits hash like ASCII ones
-    # Plain ASCII digits (the usual spelling) are only digits already: no substitution to run.
     digits_only = value.isascii() and value.isdigit()
     if kind is IdentifierKind.PHONE:
         digits = value if digits_only else _NON_DIGITS.sub("", value)
-        if digits.startswith(("0086", "86")):
-            for prefix in ("0086", "86"):
+        if digits.startswith(_PHONE_PREFIXES):
+            for prefix in _PHONE_PREFIXES:
                 if digits.startswith(prefix) and _CN_MOBILE.match(digits[len(prefix) :]):
                     digits = digits[len(prefix) :]
         return digits
@@ -53,9 +59,7 @@ def normalise(kind: IdentifierKind, raw: str) -> str:
 
 def tagged_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
     """ "kind:hash", the form identifiers take in messages and tables."""
-    # A StrEnum is a str: concatenation gives its value in C, where an f-string runs Enum.__format__
-    # (and `.value` a property) in Python, several times slower.
-    return kind + ":" + keyed_hash(key, kind, raw)
+    return hasher_for(key).tagged(kind, raw)
 
 
 def keyed_hash(key: bytes, kind: IdentifierKind, raw: str) -> str:
@@ -68,7 +72,9 @@ class KeyedHasher:
 
     HMAC (RFC 2104) with the padded key's inner and outer SHA-256 states computed once and copied
     per value: `hmac.new` per value costs about twice as much, which the API pays several times per
-    report and the leak loader tens of millions of times. Unit-tested against `hmac.new`.
+    report and the leak loader tens of millions of times. For each `IdentifierKind` the inner state
+    has "kind:" hashed in already (SHA-256 is a stream: the same digest as hashing it with the
+    value). Unit-tested against `hmac.new`.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -78,6 +84,13 @@ class KeyedHasher:
         key = key.ljust(block, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._tagged: dict[str, tuple[str, Any]] = {}
+        for kind in IdentifierKind:
+            inner = self._inner.copy()
+            inner.update(f"{kind.value}:".encode())
+            # A StrEnum is a str: concatenating the prefix later gives its value in C, where an
+            # f-string of the member would run Enum.__format__ in Python.
+            self._tagged[kind] = (f"{kind.value}:", inner)
 
     def digest(self, kind: str, normalised: str) -> str:
         """HMAC of "kind:normalised", truncated to 16 bytes, as 32 hex digits."""
@@ -90,6 +103,15 @@ class KeyedHasher:
     def hash(self, kind: str, normalised: str) -> str:
         """`kind` is an IdentifierKind (or its value); the result is "kind:32 hex digits"."""
         return kind + ":" + self.digest(kind, normalised)
+
+    def tagged(self, kind: IdentifierKind, raw: str) -> str:
+        """`hash` of the identifier as `normalise` makes it: "kind:32 hex digits"."""
+        prefix, prepared = self._tagged[kind]
+        inner = prepared.copy()
+        inner.update(normalise(kind, raw).encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return prefix + outer.hexdigest()[:32]
 
 
 @functools.lru_cache(maxsize=16)
@@ -117,22 +139,40 @@ _PATTERNS: tuple[tuple[IdentifierKind, re.Pattern[str]], ...] = (
 PLACEHOLDERS = {kind: f"[{kind.name}]" for kind, _ in _PATTERNS}
 
 
-# Digits (\d as in the patterns: any Unicode decimal digit) with at most one space or dash between two.
-_DIGIT_GROUPS = re.compile(r"\d(?:[ -]?\d)*")
-_FIVE_DIGIT_GROUP = re.compile(r"\d(?:[ -]?\d){4}")  # every digit condition below needs 5 at least
+# Digits with at most one space or dash between two. The patterns' \d is any Unicode decimal digit,
+# but `plain` text has only ASCII ones, and [0-9] scans faster than \d.
+_DIGIT_GROUPS = re.compile(r"[0-9](?:[ -]?[0-9])*")
+_FIVE_DIGIT_GROUP = re.compile(r"[0-9](?:[ -]?[0-9]){4}")  # every digit condition below needs 5 at least
+
+
+# The QQ and WeChat patterns without their IGNORECASE flag (which leaves the regex engine no quick
+# scan for where a match may start: 7 µs on a description that names WeChat but no ID), up to the
+# first character of the ID, each letter spelled as the characters that fold to it (i: also İ and ı;
+# [a-z]: also İ, ı, ſ and K, the Kelvin sign). Whatever the pattern matches, one of these finds; each
+# starts with a literal or a class, which the engine scans for quickly.
+_ID_START = r"\s*[:：]?\s*"
+_QQ_NAMED = (
+    re.compile(r"扣扣\s*(?:号码?)?" + _ID_START + "[1-9]"),
+    re.compile(r"[qQ][qQ]\s*(?:号码?)?" + _ID_START + "[1-9]"),
+)
+_WECHAT_NAMED = (
+    re.compile(r"微信\s*号?" + _ID_START + "[a-zA-ZİıſK]"),
+    re.compile(r"[vVwW](?:[xX]|[eE][iIİı][xX][iIİı][nN]|[eE][cC][hH][aA][tT])\s*号?" + _ID_START + "[a-zA-ZİıſK]"),
+)
 
 
 def _could_match(text: str) -> tuple[IdentifierKind, ...]:
-    """The kinds whose pattern can possibly match `text`, by conditions every match needs.
+    """The kinds whose pattern can possibly match `plain` `text`, by conditions every match needs.
 
     Most descriptions hold no identifier, and the six patterns cost several µs each even when they
     find nothing. Each condition is necessary for its pattern: the digits of an ID number, a phone
     or a card number lie in one group of digits separated by at most one space or dash, 17, 11 and
-    12 of them at least; a QQ number needs "qq" (no other character folds to q under IGNORECASE)
-    or "扣扣" and 5 digits in a row; a WeChat ID needs "微信" or a keyword starting with v or w;
-    an e-mail address needs "@". The placeholders hold no digit, "@", q, v or w, so a condition
-    that fails on the original text also fails on the text as each earlier pattern left it:
-    skipping a kind never changes the result (property-tested against `substitute` with every kind).
+    12 of them at least; a QQ number needs 5 digits in a row and "qq" (no other character folds to q
+    under IGNORECASE) or "扣扣", with `_QQ_NAMED`; a WeChat ID needs "微信" or a keyword starting
+    with v or w, with `_WECHAT_NAMED`; an e-mail address needs "@". The placeholders hold no digit,
+    "@", q, v or w, and start with "[", which neither `_QQ_NAMED` nor `_WECHAT_NAMED` reads on, so a
+    condition that fails on the original text also fails on the text as each earlier pattern left
+    it: skipping a kind never changes the result (property-tested against `substitute` with every kind).
     """
     most_digits = 0
     if _FIVE_DIGIT_GROUP.search(text):  # amounts ("2,000元", "1057块") mostly have fewer
@@ -146,9 +186,13 @@ def _could_match(text: str) -> tuple[IdentifierKind, ...]:
         possible.append(IdentifierKind.PHONE)
     if most_digits >= 12:
         possible.append(IdentifierKind.BANK_CARD)
-    if most_digits >= 5 and ("q" in text or "Q" in text or "扣扣" in text):
+    if most_digits >= 5 and (
+        ("扣扣" in text and _QQ_NAMED[0].search(text)) or (("q" in text or "Q" in text) and _QQ_NAMED[1].search(text))
+    ):
         possible.append(IdentifierKind.QQ)
-    if "微信" in text or "w" in text or "W" in text or "v" in text or "V" in text:
+    if ("微信" in text and _WECHAT_NAMED[0].search(text)) or (
+        ("w" in text or "W" in text or "v" in text or "V" in text) and _WECHAT_NAMED[1].search(text)
+    ):
         possible.append(IdentifierKind.WECHAT)
     return tuple(possible)
 
@@ -207,6 +251,8 @@ def substitute(
 ) -> tuple[str, list[tuple[IdentifierKind, str]]]:
     """`redact` restricted to the given kinds, applied in the fixed order of the patterns."""
     found: list[tuple[IdentifierKind, str]] = []
+    if not kinds:
+        return text, found
     for kind, pattern in _PATTERNS:
         if kind not in kinds:
             continue

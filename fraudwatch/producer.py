@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 from murmurhash2 import murmurhash2
 
-from streams.envelope import SanitisedReport, encode_envelope
+from streams.envelope import WireReport, encode_envelope
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class _Pending:
     """The reports gathered for one envelope, and one future that settles them all."""
 
     done: asyncio.Future[None]
-    reports: list[SanitisedReport] = field(default_factory=list)
+    reports: list[WireReport] = field(default_factory=list)
     size: int = 0
     timer: asyncio.TimerHandle | None = None
 
@@ -74,18 +74,18 @@ class EnvelopeProducer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self.envelopes_sent = 0
 
-    async def send(self, reports: Sequence[SanitisedReport]) -> list[BaseException | None]:
+    async def send(self, reports: Sequence[WireReport]) -> list[BaseException | None]:
         """Per report, in order: None when Kafka holds it, else the error."""
         loop = asyncio.get_running_loop()
         # One future per envelope, not per report: a batch of 500 makes a handful, not 500.
         envelopes: list[asyncio.Future[None]] = []
         for report in reports:
-            partition = partition_for(report.report_id, self._partitions)
+            partition = partition_for(report["report_id"], self._partitions)
             pending = self._pending.get(partition)
             if pending is None:
                 pending = self._pending[partition] = _Pending(loop.create_future())
             pending.reports.append(report)
-            pending.size += len(report.description.encode()) + _REPORT_OVERHEAD_BYTES
+            pending.size += len(report["description"].encode()) + _REPORT_OVERHEAD_BYTES
             envelopes.append(pending.done)
             if len(pending.reports) >= self._max_reports or pending.size >= MAX_ENVELOPE_BYTES:
                 self._ship(partition)

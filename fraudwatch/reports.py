@@ -13,24 +13,25 @@ A property test holds the two to that.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypedDict, Unpack, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from fraudwatch.pii import IdentifierKind, normalise, redact, tagged_hash
+from fraudwatch.pii import IdentifierKind, hasher_for, normalise, redact
 from fraudwatch.regions import region_problem
 from streams.categorizer import CATEGORIES
-from streams.envelope import SanitisedReport
+from streams.envelope import SanitisedReport, WireReport, wire_time
 
 SCHEMA_VERSION = "1"
 MAX_AMOUNT_CNY = 100_000_000
@@ -109,11 +110,36 @@ def _valid_region(code: str) -> str:
     return code
 
 
-def _valid_url(value: str) -> str:
-    parts = urlsplit(value if "://" in value else f"http://{value}")
-    if not parts.hostname or "." not in parts.hostname:
+# A URL whose host `urlsplit` would read as this group, lower-cased: an optional http(s) scheme, a
+# host of ASCII letters, digits, dots and dashes (no user, port or brackets), then a path, query or
+# fragment of printable ASCII (nothing urlsplit strips). Most URLs are spelled so, and `urlsplit`
+# costs several times as much (its cache holds fewer URLs than a batch brings).
+_PLAIN_URL = re.compile(r"(?:https?://)?([A-Za-z0-9.-]+)(?:[/?#][\x21-\x7e]*)?")
+
+
+def url_host(url: str) -> str | None:
+    """The host name a URL names, as `urlsplit` reads it (a bare "host/path" as http)."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain and (url.startswith(("http://", "https://")) or "://" not in url):
+        return plain.group(1).lower()
+    return urlsplit(url if "://" in url else f"http://{url}").hostname
+
+
+def _valid_host(url: str) -> str:
+    host = url_host(url)
+    if not host or "." not in host:
         raise ValueError("not a URL with a host name")
+    return host
+
+
+def _valid_url(value: str) -> str:
+    _valid_host(value)
     return value
+
+
+def _domains(hosts: Iterable[str | None]) -> tuple[str, ...]:
+    """The distinct host names, sorted: a report's `scammer_domains`."""
+    return tuple(sorted({host.lower() for host in hosts if host}))
 
 
 Phone = Annotated[str, Field(max_length=32), _checked(IdentifierKind.PHONE, r"[0-9]{5,15}", "phone number")]
@@ -149,6 +175,10 @@ class Scammer(_Strict):
     bank_accounts: list[BankAccount] = _ListOf
     payment_channel: PaymentChannel | None = None
 
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return _domains(map(url_host, self.urls))
+
 
 class ReportIn(_Strict):
     """A fraud report as a citizen app, hotline desk, police system or partner submits it."""
@@ -169,6 +199,10 @@ class ReportIn(_Strict):
     victim: Victim | None = None
     scammer: Scammer | None = None
     victim_phone: Phone | None = Field(default=None, description="Shorthand for victim.phone")
+
+    @property
+    def amount_lost_fen(self) -> int:
+        return int(self.amount_lost * 100)
 
     @model_validator(mode="after")
     def _consistent(self) -> ReportIn:
@@ -215,11 +249,14 @@ class _PlainVictim(msgspec.Struct, forbid_unknown_fields=True):
     gender: Gender | None = None
 
     def __post_init__(self) -> None:
-        _plain(_PLAIN_PHONE, self.phone)
-        _plain(_PLAIN_ID_CARD, self.id_number)
+        # Absent values (the most) skip the call: this runs once per report of every batch.
+        if self.phone is not None:
+            _plain(_PLAIN_PHONE, self.phone)
+        if self.id_number is not None:
+            _plain(_PLAIN_ID_CARD, self.id_number)
 
 
-class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True):
+class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True, dict=True):
     phones: _PlainList = []
     qq: _PlainList = []
     wechat: _PlainList = []
@@ -228,18 +265,35 @@ class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True):
     payment_channel: PaymentChannel | None = None
 
     def __post_init__(self) -> None:
-        _all_plain(_PLAIN_PHONE, self.phones)
-        _all_plain(_PLAIN_QQ, self.qq)
-        _all_plain(_PLAIN_WECHAT_ID, self.wechat)
-        _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
-        for url in self.urls:
-            if url != url.strip():
-                raise ValueError("surrounding whitespace")
-            _valid_url(url)
+        # Empty lists (the most) skip the call: this runs once per report of every batch.
+        if self.phones:
+            _all_plain(_PLAIN_PHONE, self.phones)
+        if self.qq:
+            _all_plain(_PLAIN_QQ, self.qq)
+        if self.wechat:
+            _all_plain(_PLAIN_WECHAT_ID, self.wechat)
+        if self.bank_accounts:
+            _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
+        if self.urls:
+            hosts = []
+            for url in self.urls:
+                if url != url.strip():
+                    raise ValueError("surrounding whitespace")
+                hosts.append(_valid_host(url))
+            self.domains = _domains(hosts)
+
+    @functools.cached_property
+    def domains(self) -> tuple[str, ...]:
+        """Set when checked: the host names parsed then (in a batch, more distinct URLs than
+        `urlsplit`'s cache holds would be parsed twice)."""
+        return _domains(map(url_host, self.urls))
 
 
-class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A `ReportIn` as msgspec decodes it when it is spelled plainly (see `decode_report`)."""
+class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict=True):
+    """A `ReportIn` as msgspec decodes it when it is spelled plainly (see `decode_report`).
+
+    Its times are parsed once, when checked, and kept (`dict=True` gives them a place).
+    """
 
     report_id: str | None = None
     description: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
@@ -259,18 +313,21 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         text = self.description
         if text[0].isspace() or text[-1].isspace():
             raise ValueError("surrounding whitespace")
-        _valid_region(self.region_code)  # its own fullmatch leaves no room for whitespace
-        _plain(_PLAIN_CLIENT_KEY, self.report_id)
-        _plain(_PLAIN_PHONE, self.victim_phone)
-        amount = self.amount_text
-        if isinstance(amount, str) and not (_PLAIN_AMOUNT.fullmatch(amount) and Decimal(amount) <= MAX_AMOUNT_CNY):
+        if region_problem(self.region_code):  # its fullmatch leaves no room for whitespace
+            raise ValueError("not a region code")
+        if self.report_id is not None:
+            _plain(_PLAIN_CLIENT_KEY, self.report_id)
+        if self.victim_phone is not None:
+            _plain(_PLAIN_PHONE, self.victim_phone)
+        fen = self.amount_lost_fen = _fen(self.amount_text)  # kept for `sanitise`, like the times below
+        if fen > MAX_AMOUNT_CNY * 100:
             raise ValueError("not a plainly spelled amount")
-        _plain(_PLAIN_TIME, self.reported_at_text)
-        _plain(_PLAIN_TIME, self.occurred_at_text)
         victim = self.victim
         if self.victim_phone and victim and victim.phone and self.victim_phone != victim.phone:
             raise ValueError("victim_phone and victim.phone disagree")
-        reported, occurred = self.reported_at, self.occurred_at  # a date that does not exist raises
+        # Parsed here (a date that does not exist raises) and kept for `sanitise`.
+        reported = self.reported_at = _plain_time(self.reported_at_text)
+        occurred = self.occurred_at = _plain_time(self.occurred_at_text)
         if reported and occurred and occurred > reported + MAX_CLOCK_SKEW:
             raise ValueError("occurred_at is after reported_at")
 
@@ -278,13 +335,35 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def amount_lost(self) -> Decimal:
         return Decimal(self.amount_text)
 
-    @property
-    def reported_at(self) -> datetime | None:
-        return None if self.reported_at_text is None else datetime.fromisoformat(self.reported_at_text)
+    @functools.cached_property
+    def amount_lost_fen(self) -> int:
+        return _fen(self.amount_text)
 
-    @property
+    @functools.cached_property
+    def reported_at(self) -> datetime | None:
+        return _plain_time(self.reported_at_text)
+
+    @functools.cached_property
     def occurred_at(self) -> datetime | None:
-        return None if self.occurred_at_text is None else datetime.fromisoformat(self.occurred_at_text)
+        return _plain_time(self.occurred_at_text)
+
+
+def _fen(amount: str | int) -> int:
+    """A plainly spelled amount in fen (`int(Decimal(amount) * 100)`); ValueError if not so spelled."""
+    if isinstance(amount, int):
+        return amount * 100
+    if not _PLAIN_AMOUNT.fullmatch(amount):
+        raise ValueError("not a plainly spelled amount")
+    whole, _, cents = amount.partition(".")
+    return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
+
+
+def _plain_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if not _PLAIN_TIME.fullmatch(text):
+        raise ValueError("not plainly spelled")
+    return datetime.fromisoformat(text)
 
 
 class _PlainBatch(msgspec.Struct):
@@ -336,6 +415,8 @@ class _ScammerFields(Protocol):
     def bank_accounts(self) -> Sequence[str]: ...
     @property
     def payment_channel(self) -> PaymentChannel | None: ...
+    @property
+    def domains(self) -> tuple[str, ...]: ...
 
 
 class ReportFields(Protocol):
@@ -348,7 +429,7 @@ class ReportFields(Protocol):
     @property
     def region_code(self) -> str: ...
     @property
-    def amount_lost(self) -> Decimal: ...
+    def amount_lost_fen(self) -> int: ...
     @property
     def channel(self) -> Channel | None: ...
     @property
@@ -367,8 +448,6 @@ class ReportFields(Protocol):
     def victim_phone(self) -> str | None: ...
 
 
-_NO_VICTIM = Victim()
-_NO_SCAMMER = Scammer()
 # The RFC 4122 variant puts 10 in the top bits of the clock_seq byte: 8, 9, a or b as its first hex digit.
 _VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -394,75 +473,122 @@ def fresh_report_ids(count: int) -> list[str]:
     return ids
 
 
-def sanitise(
-    report: ReportFields,
-    *,
-    key: bytes,
-    zone: ZoneInfo,
-    now: datetime,
-    submitter: str = "",
-    default_channel: str | None = None,
-    client_key: str | None = None,
-    fresh_id: str | None = None,
-    hashes: dict[tuple[IdentifierKind, str], str] | None = None,
-) -> SanitisedReport:
-    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned.
+class SanitiseOptions(TypedDict, total=False):
+    """`sanitise`'s optional arguments.
 
     `fresh_id` (from `fresh_report_ids`) is the report_id of a report that carries no client key.
     `hashes`, shared by the reports of one batch, keeps each identifier's "kind:hash" so that the
     phones and accounts a scam ring repeats across its victims are hashed once per batch.
     """
+
+    submitter: str
+    default_channel: str | None
+    client_key: str | None
+    fresh_id: str | None
+    hashes: dict[tuple[IdentifierKind, str], str] | None
+
+
+def sanitise(
+    report: ReportFields, *, key: bytes, zone: ZoneInfo, now: datetime, **options: Unpack[SanitiseOptions]
+) -> SanitisedReport:
+    """The report as it may travel: identifiers keyed-hashed, free text redacted, times zoned."""
+    return SanitisedReport(**_sanitised(report, key, zone, now, options, wire=False))
+
+
+def sanitise_for_wire(
+    report: ReportFields, *, key: bytes, zone: ZoneInfo, now: datetime, **options: Unpack[SanitiseOptions]
+) -> WireReport:
+    """`sanitise`, as the API hands it to the envelope (the same bytes as the `SanitisedReport`),
+    without a `SanitisedReport` in between."""
+    return cast(WireReport, _sanitised(report, key, zone, now, options, wire=True))
+
+
+# Enum members read once: `IdentifierKind.PHONE` is a class attribute lookup through EnumType each time.
+_PHONE, _ID_CARD, _QQ, _WECHAT, _URL, _BANK_CARD = (
+    IdentifierKind.PHONE,
+    IdentifierKind.ID_CARD,
+    IdentifierKind.QQ,
+    IdentifierKind.WECHAT,
+    IdentifierKind.URL,
+    IdentifierKind.BANK_CARD,
+)
+_OTHER_CHANNEL = Channel.OTHER.value
+
+
+def _sanitised(
+    report: ReportFields, key: bytes, zone: ZoneInfo, now: datetime, options: SanitiseOptions, *, wire: bool
+) -> dict[str, Any]:
+    """`SanitisedReport`'s fields in order, times as `wire_time` makes them if `wire`."""
+    submitter = options.get("submitter", "")
+    hashes = options.get("hashes")
     reported_at = (report.reported_at or now).astimezone(zone)
     if reported_at > now + MAX_CLOCK_SKEW:
         raise ValueError("reported_at is in the future")
+    occurred_at = (report.occurred_at or reported_at).astimezone(zone)
     description, mentioned = redact(report.description, key)
-    victim = report.victim or _NO_VICTIM
-    scammer = report.scammer or _NO_SCAMMER
-    victim_phone = report.victim_phone or victim.phone
+    victim = report.victim
+    scammer = report.scammer
     known = {} if hashes is None else hashes
+    tag = hasher_for(key).tagged
 
     def tagged(kind: IdentifierKind, value: str) -> str:
         digest = known.get((kind, value))
         if digest is None:
-            digest = known[kind, value] = tagged_hash(key, kind, value)
+            digest = known[kind, value] = tag(kind, value)
         return digest
 
-    contacts = [
-        tagged(kind, value)
+    contacts: list[str] = []
+    domains: tuple[str, ...] = ()
+    payment_channel = ""
+    if scammer is not None:
         for kind, values in (
-            (IdentifierKind.PHONE, scammer.phones),
-            (IdentifierKind.QQ, scammer.qq),
-            (IdentifierKind.WECHAT, scammer.wechat),
-            (IdentifierKind.URL, scammer.urls),
-            (IdentifierKind.BANK_CARD, scammer.bank_accounts),
-        )
-        for value in values
-    ]
-    urls = scammer.urls
-    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").lower() for u in urls} if urls else ()
-    key_used = client_key or report.report_id
-    return SanitisedReport(
-        report_id=report_id_for(submitter, key_used, fresh_id),
-        reported_at=reported_at,
-        occurred_at=(report.occurred_at or reported_at).astimezone(zone),
-        channel=(str(report.channel) if report.channel else None) or default_channel or Channel.OTHER.value,
-        region_code=report.region_code,
-        amount_lost_fen=int(report.amount_lost * 100),
-        description=description,
-        citizen_category=str(report.category) if report.category else "",
-        victim_phone_hash=tagged(IdentifierKind.PHONE, victim_phone) if victim_phone else "",
-        submitter=submitter,
-        client_keyed=key_used is not None,
-        contact_method=str(report.contact_method) if report.contact_method else "",
-        payment_channel=str(scammer.payment_channel) if scammer.payment_channel else "",
-        victim_id_hash=tagged(IdentifierKind.ID_CARD, victim.id_number) if victim.id_number else "",
-        victim_age_band=str(victim.age_band) if victim.age_band else "",
-        victim_gender=str(victim.gender) if victim.gender else "",
+            (_PHONE, scammer.phones),
+            (_QQ, scammer.qq),
+            (_WECHAT, scammer.wechat),
+            (_URL, scammer.urls),
+            (_BANK_CARD, scammer.bank_accounts),
+        ):
+            for value in values:
+                contacts.append(tagged(kind, value))
+        if scammer.urls:
+            domains = scammer.domains
+        if scammer.payment_channel:
+            payment_channel = str(scammer.payment_channel)
+    victim_phone = report.victim_phone
+    victim_id_hash = victim_age_band = victim_gender = ""
+    if victim is not None:
+        victim_phone = victim_phone or victim.phone
+        if victim.id_number:
+            victim_id_hash = tagged(_ID_CARD, victim.id_number)
+        if victim.age_band:
+            victim_age_band = str(victim.age_band)
+        if victim.gender:
+            victim_gender = str(victim.gender)
+    key_used = options.get("client_key") or report.report_id
+    channel, category, contact_method = report.channel, report.category, report.contact_method
+    # Keys in SanitisedReport's field order: the envelope's bytes follow it.
+    return {
+        "report_id": report_id_for(submitter, key_used, options.get("fresh_id")),
+        "reported_at": wire_time(reported_at) if wire else reported_at,
+        "occurred_at": wire_time(occurred_at) if wire else occurred_at,
+        "channel": (str(channel) if channel else None) or options.get("default_channel") or _OTHER_CHANNEL,
+        "region_code": report.region_code,
+        "amount_lost_fen": report.amount_lost_fen,
+        "description": description,
+        "citizen_category": str(category) if category else "",
+        "victim_phone_hash": tagged(_PHONE, victim_phone) if victim_phone else "",
+        "submitter": submitter,
+        "client_keyed": key_used is not None,
+        "contact_method": str(contact_method) if contact_method else "",
+        "payment_channel": payment_channel,
+        "victim_id_hash": victim_id_hash,
+        "victim_age_band": victim_age_band,
+        "victim_gender": victim_gender,
         # Most reports name no URL and mention no identifier: empty tuples without building them.
-        scammer_contacts=tuple(dict.fromkeys(contacts)) if contacts else (),
-        scammer_domains=tuple(sorted(h for h in hosts if h)) if hosts else (),
-        mentioned_identifiers=tuple(dict.fromkeys(k + ":" + digest for k, digest in mentioned)) if mentioned else (),
-    )
+        "scammer_contacts": tuple(dict.fromkeys(contacts)) if contacts else (),
+        "scammer_domains": domains,
+        "mentioned_identifiers": tuple(dict.fromkeys(k + ":" + digest for k, digest in mentioned)) if mentioned else (),
+    }
 
 
 def json_schema() -> dict[str, Any]:

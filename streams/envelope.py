@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import msgspec
 import orjson
@@ -102,22 +102,62 @@ _TEXT_FIELDS = tuple(
 )
 
 
+class WireReport(TypedDict):
+    """A `SanitisedReport` as the API builds it for the envelope: a frozen dataclass per report, and
+    orjson calling back to `isoformat` for each time, cost more than the rest of its encoding. Keys
+    in `SanitisedReport`'s field order, which the encoded bytes follow. A time is a datetime only if
+    its zone offset is whole minutes, which orjson writes exactly as `isoformat` does (see
+    `wire_time`); otherwise it is already that text."""
+
+    report_id: str
+    reported_at: str | datetime
+    occurred_at: str | datetime
+    channel: str
+    region_code: str
+    amount_lost_fen: int
+    description: str
+    citizen_category: str
+    victim_phone_hash: str
+    submitter: str
+    client_keyed: bool
+    contact_method: str
+    payment_channel: str
+    victim_id_hash: str
+    victim_age_band: str
+    victim_gender: str
+    scammer_contacts: tuple[str, ...]
+    scammer_domains: tuple[str, ...]
+    mentioned_identifiers: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     epoch: str
     reports: tuple[SanitisedReport, ...]
 
 
-def encode_envelope(epoch: str, reports: Sequence[SanitisedReport]) -> bytes:
+def encode_envelope(epoch: str, reports: Sequence[SanitisedReport] | Sequence[WireReport]) -> bytes:
     """The envelope as compact JSON: `to_wire` of each report, byte for byte (unit-tested against
     `json.dumps` of those dicts), at a fifth of that cost.
 
     orjson writes the dataclass itself, fields in order and tuples as lists, as `to_wire` does; times
     go through `isoformat` as there, because orjson would round a zone offset with seconds (the LMT
-    offsets of old dates) to the minute.
+    offsets of old dates) to the minute. A `WireReport` (keys in field order, times as that text)
+    gives the same bytes, written without calling back.
     """
     body = {"v": ENVELOPE_VERSION, "epoch": epoch, "reports": list(reports)}
+    if reports and isinstance(reports[0], dict):
+        return orjson.dumps(body)  # WireReports: orjson may write their datetimes itself
     return orjson.dumps(body, default=_isoformat, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def wire_time(moment: datetime) -> str | datetime:
+    """An aware time as a `WireReport` holds it: itself where orjson writes it as `isoformat` would
+    (checking the offset costs a sixth of `isoformat`), else that text."""
+    offset = moment.utcoffset()
+    if offset is None or offset.seconds % 60 or offset.microseconds:
+        return moment.isoformat()
+    return moment
 
 
 def _isoformat(value: object) -> str:

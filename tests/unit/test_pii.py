@@ -19,8 +19,10 @@ from fraudwatch.pii import (
     plain,
     redact,
     substitute,
+    tagged_hash,
 )
 from fraudwatch.simulate import generate_reports
+from tests.unit import reference_ingest
 
 KEY = b"unit-test-key"
 OTHER_KEY = b"another-unit-test-key"
@@ -374,3 +376,34 @@ def test_structured_identifiers_in_full_width_hash_like_ascii() -> None:
         KEY, IdentifierKind.PHONE, PHONE
     )
     assert normalise(IdentifierKind.ID_CARD, "１１０１０５１９９００１０１００１ｘ") == "11010519900101001X"
+
+
+# --- against the code as it was (tests/unit/reference_ingest.py) ------------------------------------
+
+IDENTIFIERS = st.one_of(
+    st.from_regex(r"(?:\+?86|0086)?[ -]?1[3-9][0-9]{9}", fullmatch=True),
+    st.text("0123456789", max_size=20),
+    st.lists(st.sampled_from(TRICKY + PIECES + ["/", "WWW.", "https://", "Http://"]), max_size=6).map("".join),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(kind=st.sampled_from(ALL_KINDS), raw=IDENTIFIERS, key=st.sampled_from([KEY, b"", b"k" * 65]))
+def test_normalising_and_hashing_equal_the_reference(kind: IdentifierKind, raw: str, key: bytes) -> None:
+    assert normalise(kind, raw) == reference_ingest.normalise(kind, raw)
+    assert keyed_hash(key, kind, raw) == reference_ingest.keyed_hash(key, kind, raw)
+    assert tagged_hash(key, kind, raw) == f"{kind.value}:{reference_ingest.keyed_hash(key, kind, raw)}"
+    assert KeyedHasher(key).tagged(kind, raw) == tagged_hash(key, kind, raw)
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(texts)
+def test_redact_equals_the_reference(text: str) -> None:
+    assert redact(text, KEY) == reference_ingest.redact(text, KEY)
+
+
+def test_redact_equals_the_reference_on_simulated_descriptions() -> None:
+    for generated in generate_reports(3000, seed=11):
+        text = generated.body["description"]
+        assert redact(text, KEY) == reference_ingest.redact(text, KEY)

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,11 +19,21 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from fraudwatch.pii import IdentifierKind, keyed_hash
-from fraudwatch.reports import Channel, ReportIn, decode_batch, decode_report, fresh_report_ids
+from fraudwatch.reports import (
+    Channel,
+    ReportIn,
+    decode_batch,
+    decode_report,
+    fresh_report_ids,
+    sanitise_for_wire,
+    url_host,
+)
 from fraudwatch.reports import sanitise as sanitise_report
 from fraudwatch.settings import ENV_PREFIX, Settings
 from fraudwatch.simulate import generate_reports
 from streams.envelope import SanitisedReport, decode_envelope, encode_envelope
+from tests.unit import reference_ingest
+from tests.unit.test_pii import PIECES, TRICKY
 
 HASH_KEY = "unit-test-hash-key"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -495,3 +506,110 @@ def test_a_batch_with_an_extra_key_takes_the_fast_path_as_reportin_ignores_it() 
     body = json.dumps({"reports": [payload()], "note": 1}).encode()
     assert decode_batch(body) is not None
     assert decode_batch(b'{"reports": []}') is None
+
+
+# --- the API's path against the code as it was (tests/unit/reference_ingest.py) --------------------
+
+_ZONES = st.sampled_from([SHANGHAI, ZoneInfo("Asia/Kathmandu"), ZoneInfo("America/St_Johns"), ZoneInfo("UTC")])
+# Old years give zone offsets with seconds (local mean time), which the envelope must write as isoformat does.
+_OLD_TIMES = st.datetimes(min_value=datetime(1700, 1, 1), max_value=datetime(2100, 1, 1)).map(
+    lambda moment: moment.isoformat() + "+08:00"
+)
+_DESCRIPTIONS = st.lists(st.sampled_from([*TRICKY, *PIECES, "被骗了", "转账 2,000元", "67703.45块"]), min_size=1).map(
+    lambda pieces: "被" + "".join(pieces) + "骗"
+)
+
+
+def _api_path(body: bytes, zone: ZoneInfo, hashes: dict[Any, str], now: datetime = NOW) -> bytes | str | None:
+    """What the API sends for this body: the envelope of its one report, the error, or None (a 4xx)."""
+    report: Any = decode_report(body)
+    if report is None:
+        try:
+            report = ReportIn.model_validate_json(body)
+        except ValidationError:
+            return None
+    try:
+        wire = sanitise_for_wire(
+            report, key=b"k", zone=zone, now=now, submitter="s", default_channel="web", fresh_id="f", hashes=hashes
+        )
+    except ValueError as exc:
+        return str(exc)
+    return encode_envelope("e", [wire])
+
+
+def _reference_path(body: bytes, zone: ZoneInfo, now: datetime) -> tuple[bytes | str | None, SanitisedReport | None]:
+    try:
+        report = ReportIn.model_validate_json(body)
+    except ValidationError:
+        return None, None
+    try:
+        old = reference_ingest.sanitise(
+            report, key=b"k", zone=zone, now=now, submitter="s", default_channel="web", fresh_id="f"
+        )
+    except ValueError as exc:
+        return str(exc), None
+    return reference_ingest.encode_envelope("e", [old]), old
+
+
+def _assert_as_before(data: dict[str, Any], zone: ZoneInfo, hashes: dict[Any, str], now: datetime = NOW) -> None:
+    body = json.dumps(data, ensure_ascii=False).encode()
+    expected, old = _reference_path(body, zone, now)
+    assert _api_path(body, zone, hashes, now) == expected, body
+    if old is not None:
+        report: Any = decode_report(body) or ReportIn.model_validate_json(body)
+        assert (
+            sanitise_report(report, key=b"k", zone=zone, now=now, submitter="s", default_channel="web", fresh_id="f")
+            == old
+        )
+
+
+@settings_(max_examples=2000, deadline=None)
+@given(
+    data=_REPORTS,
+    description=st.one_of(st.none(), _DESCRIPTIONS),
+    occurred_at=st.one_of(st.none(), _OLD_TIMES),
+    zone=_ZONES,
+)
+def test_the_api_path_sends_what_the_old_code_sent(
+    data: dict[str, Any], description: str | None, occurred_at: str | None, zone: ZoneInfo
+) -> None:
+    if description is not None:
+        data["description"] = description
+    if occurred_at is not None:
+        data["occurred_at"] = occurred_at
+    _assert_as_before(data, zone, {})
+
+
+def test_the_api_path_sends_what_the_old_code_sent_for_simulated_batches() -> None:
+    hashes: dict[Any, str] = {}  # shared, as by the reports of one batch
+    now = datetime.now(UTC)  # the simulator's times are recent
+    for generated in generate_reports(3000, seed=3):
+        _assert_as_before(generated.body, SHANGHAI, hashes, now)
+    assert hashes  # the memo was used
+
+
+def test_the_api_path_writes_times_with_second_offsets_as_isoformat() -> None:
+    data = payload(occurred_at="1850-01-01T00:00:00+08:00", reported_at="2024-05-01T08:00:00+08:00")
+    _assert_as_before(data, SHANGHAI, {})
+    assert b'"occurred_at":"1850-01-01T00:05:43+08:05:43"' in (
+        _api_path(json.dumps(data).encode(), SHANGHAI, {}) or b""
+    )
+
+
+_URL_PIECES = [
+    "http://", "https://", "HTTP://", "ftp://", "://", "//", "www.", "Lipei", "lipei", ".shop", ".", "-", "@", ":",
+    ":8080", "user:pw@", "[::1]", "[", "]", "/", "/a", "?q=1", "#f", "%41", " ", "\t", "\n", "\x00", "é", "例",
+    "ＡＢ", "\\", "mailto:", "a.b/x?u=http://c.d",
+]  # fmt: skip
+
+
+@settings_(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), min_size=1, max_size=8).map("".join))
+def test_the_host_of_a_url_is_what_urlsplit_reads(url: str) -> None:
+    try:
+        expected: str | None = urlsplit(url if "://" in url else f"http://{url}").hostname
+    except ValueError:
+        with pytest.raises(ValueError):
+            url_host(url)
+        return
+    assert url_host(url) == expected
