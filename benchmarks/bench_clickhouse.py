@@ -317,7 +317,8 @@ def dashboard_queries(end: datetime) -> dict[str, tuple[str, dict[str, Any]]]:
             {"t": now},
         ),
         "daily distinct victims and contacts, 30 days": (
-            f"SELECT day, sum(reports), uniqMerge(victims_uniq), uniqMerge(contacts_uniq) FROM {db}.report_rollup_1d "
+            f"SELECT day, sum(reports), {trends.SKETCH_MERGE}(victims_sketch), "
+            f"{trends.SKETCH_MERGE}(contacts_sketch) FROM {db}.report_rollup_1d "
             "WHERE basis = 'reported' AND day > {d:Date} - 30 GROUP BY day ORDER BY day",
             {"d": today},
         ),
@@ -332,7 +333,7 @@ def dashboard_queries(end: datetime) -> dict[str, tuple[str, dict[str, Any]]]:
             {},
         ),
         "distinct victims per province, whole year": (
-            f"SELECT province_code, uniqMerge(victims_uniq) FROM {db}.report_rollup_1d "
+            f"SELECT province_code, {trends.SKETCH_MERGE}(victims_sketch) FROM {db}.report_rollup_1d "
             "WHERE basis = 'reported' GROUP BY province_code",
             {},
         ),

@@ -27,7 +27,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.leaks import RECORD_COLUMNS
 from sinks.migrate import Migration, available, migrate
-from sinks.trends import headline_sql
+from sinks.trends import SKETCH_MERGE, headline_sql
 from sinks.writer import ReportSink
 from streams.categorizer import Classification
 from streams.envelope import SanitisedReport
@@ -221,15 +221,21 @@ def random_specs(count: int, seed: int = 11) -> list[Spec]:
 
 
 DIMENSIONS = "category, headline, province_code, city_code, channel, victim_age_band, leak_linked"
+# The distinct-count sketches (migration 0015) are exact up to 128 values per state, which every state
+# in these tests holds at most: here they must equal the exact counts. Their error on large counts is
+# checked in test_sketches_stay_within_their_error_bound.
 MEASURES_FROM_ROLLUP = (
     "sum(reports), sum(loss_fen), sum(leak_reports), sum(leak_loss_fen), "
-    "uniqMerge(victims_uniq), uniqMerge(contacts_uniq)"
+    f"{SKETCH_MERGE}(victims_sketch), {SKETCH_MERGE}(contacts_sketch)"
 )
-MEASURES_FROM_FACTS = (
-    "count(), sum(amount_lost_fen), countIf(leak_linked != 0), sumIf(amount_lost_fen, leak_linked != 0), "
+DISTINCT_FROM_FACTS = (
     "uniqExactIf(if(victim_id_hash != '', victim_id_hash, victim_phone_hash), "
     "victim_id_hash != '' OR victim_phone_hash != ''), "
     "uniqExactArray(arrayFilter(c -> c != '', scammer_contacts))"
+)
+MEASURES_FROM_FACTS = (
+    "count(), sum(amount_lost_fen), countIf(leak_linked != 0), sumIf(amount_lost_fen, leak_linked != 0), "
+    + DISTINCT_FROM_FACTS
 )
 FACTS_BY_BASIS = (
     "SELECT *, basis, moment, {headline} AS headline FROM {db}.reports "
@@ -348,11 +354,17 @@ def install_all_but(ch: Client, database: str, later: Sequence[Migration]) -> No
         "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
     )
     for old in [m for m in available() if m not in later]:
-        for statement in old.statements(database, "Asia/Shanghai"):
-            ch.command(statement)
+        apply(ch, database, old)
+
+
+def apply(ch: Client, database: str, migration: Migration, *, record: bool = True) -> None:
+    """Run one migration's statements and (unless `record` is false) record it as applied, as `migrate` does."""
+    for statement in migration.statements(database, "Asia/Shanghai"):
+        ch.command(statement)
+    if record:
         ch.insert(
             f"{database}.schema_migrations",
-            [[old.version, old.name, old.checksum]],
+            [[migration.version, migration.name, migration.checksum]],
             column_names=["version", "name", "checksum"],
         )
 
@@ -370,17 +382,17 @@ def test_migration_backfills_facts_written_before_it(ch: Client) -> None:
         before = new_sink(ch, database)
         before.add(envelopes.facts(0, half))
         before.flush()
-        assert migrate(ch, database, "Asia/Shanghai") == rollup_migrations
+        # The rollups migration twice, as when it is re-run after a failure further on: its backfill is
+        # guarded, so the second run adds nothing. Then the later ones.
+        rollups, *rest = rollup_migrations
+        apply(ch, database, rollups, record=False)
+        apply(ch, database, rollups)
+        assert migrate(ch, database, "Asia/Shanghai") == rest
         after = new_sink(ch, database)
         after.add(envelopes.facts(half - 3))  # a redelivery straddling the upgrade
         after.flush()
         assert int(scalar(ch, f"SELECT count() FROM {database}.reports")) == len(specs)
         compare(ch, database, "report_rollup_1h", "hour", "toStartOfHour(moment)", DIMENSIONS)
-        compare(ch, database, "report_rollup_1d", "day", "toDate(moment)", DIMENSIONS)
-        # Re-running the migration's statements (as after a failure further on) adds nothing.
-        rollups = next(m for m in available() if m.name == "rollups")
-        for statement in rollups.statements(database, "Asia/Shanghai"):
-            ch.command(statement)
         compare(ch, database, "report_rollup_1d", "day", "toDate(moment)", DIMENSIONS)
         assert int(scalar(ch, f"SELECT sum(reports) FROM {database}.report_rollup_1d")) == 2 * len(specs)
     finally:
@@ -454,15 +466,23 @@ def test_projections_answer_like_the_table(ch: Client, database: str, table: str
 
 
 def test_projection_migrations_build_the_projections_of_existing_parts(ch: Client) -> None:
-    """Migrations 0013 and 0014 on a database with data: every old part gets the new projections."""
+    """Migrations 0013 to 0016 on a database with data: every old part gets the new projections, and the
+    sketches of 0015 cover the facts written before it, also when 0015 runs twice."""
     database = unique("fw_projections")
     ch.command(f"CREATE DATABASE {database}")
     try:
-        later = [m for m in available() if m.version in (13, 14)]
+        later = [m for m in available() if m.version in (13, 14, 15, 16)]
         install_all_but(ch, database, later)
         load(ch, database, random_specs(200, seed=9))
+        sketches = next(m for m in later if m.version == 15)
+        # 0015 as when it is run again after a failure further on (its states are sets: nobody counts twice).
+        for migration in later:
+            if migration is sketches:
+                apply(ch, database, migration, record=False)
         assert migrate(ch, database, "Asia/Shanghai") == later
         wait_for_mutations(ch, database)
+        compare(ch, database, "report_rollup_1h", "hour", "toStartOfHour(moment)", DIMENSIONS)
+        compare(ch, database, "report_rollup_1d", "day", "toDate(moment)", DIMENSIONS)
         for table, projection, query in PROJECTION_QUERIES:
             sql = query.format(db=database)
             expected = rows(ch, sql + " SETTINGS optimize_use_projections = 0")
@@ -485,3 +505,68 @@ def wait_for_mutations(ch: Client, database: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"mutations in {database} still running after a minute")
+
+
+def test_sketch_migration_keeps_the_uniq_states_of_days_retention_removed(ch: Client) -> None:
+    """Rollup days whose facts are gone cannot get sketches: 0015 keeps their `uniq` states, as they were,
+    in report_rollup_1d_uniq_before_0015 (every day up to the first stored fact's), and counts the
+    facts still stored."""
+    database = unique("fw_sketch_upgrade")
+    ch.command(f"CREATE DATABASE {database}")
+    try:
+        later = [m for m in available() if m.version >= 15]
+        install_all_but(ch, database, later)
+        load(ch, database, random_specs(300, seed=21))
+        first_kept = scalar(ch, f"SELECT toDate(quantileExact(0.3)(reported_at)) FROM {database}.reports")
+        old_states = (
+            "SELECT basis, toString(day), category, city_code, uniqMerge(victims_uniq), uniqMerge(contacts_uniq) "
+            "FROM {db}.{table} WHERE day <= '{day}' GROUP BY ALL ORDER BY ALL"
+        )
+        expected = rows(ch, old_states.format(db=database, table="report_rollup_1d", day=first_kept))
+        ch.command(
+            f"ALTER TABLE {database}.reports DELETE WHERE toDate(reported_at) < '{first_kept}'",
+            settings={"mutations_sync": 2},
+        )
+        assert migrate(ch, database, "Asia/Shanghai") == later
+        assert first_kept == scalar(ch, f"SELECT toDate(min(reported_at)) FROM {database}.reports")
+        kept = rows(ch, old_states.format(db=database, table="report_rollup_1d_uniq_before_0015", day=first_kept))
+        assert kept == expected
+        assert len(kept) > 10
+        # From the first whole day stored on, the sketches equal the facts.
+        after = f"basis = 'reported' AND day > '{first_kept}'"
+        from_rollup = rows(
+            ch,
+            f"SELECT toString(day), category, {SKETCH_MERGE}(victims_sketch), {SKETCH_MERGE}(contacts_sketch) "
+            f"FROM {database}.report_rollup_1d WHERE {after} GROUP BY ALL ORDER BY ALL",
+        )
+        from_facts = rows(
+            ch,
+            f"SELECT toString(toDate(moment)) AS day, category, {DISTINCT_FROM_FACTS} "
+            f"FROM ({facts_view(database)}) WHERE {after} GROUP BY ALL ORDER BY ALL",
+        )
+        assert from_rollup == from_facts
+        assert from_rollup
+    finally:
+        ch.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+def test_sketches_stay_within_their_error_bound(ch: Client, database: str) -> None:
+    """Past 128 values a sketch estimates: 20,000 victims and 5,000 contacts in one day, through the views,
+    must come out within 5% (about three standard deviations of uniqCombined64(12))."""
+    ch.command(
+        f"INSERT INTO {database}.reports (report_id, reported_at, occurred_at, channel, region_code, "
+        "province_code, city_code, category, amount_lost_fen, victim_phone_hash, scammer_contacts) "
+        "SELECT concat('bulk-', toString(number)), toDateTime64('2026-03-02 10:00:00', 3) + number % 3600, "
+        "toDateTime64('2026-03-02 09:00:00', 3), 'app', '420106', '420000', '420100', 'loan', 100, "
+        "concat('phone:', hex(MD5(toString(number % 20000)))), [concat('phone:s', toString(number % 5000))] "
+        "FROM numbers(30000)"
+    )
+    victims, contacts = (
+        int(v)
+        for v in ch.query(
+            f"SELECT {SKETCH_MERGE}(victims_sketch), {SKETCH_MERGE}(contacts_sketch) "
+            f"FROM {database}.report_rollup_1d WHERE basis = 'reported'"
+        ).result_rows[0]
+    )
+    assert abs(victims - 20_000) <= 0.05 * 20_000
+    assert abs(contacts - 5_000) <= 0.05 * 5_000
