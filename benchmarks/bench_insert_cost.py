@@ -4,8 +4,9 @@ Not a test. Opens one chDB data directory in this process and, for each variant,
 database, inserts the same reports into `reports` in worker-sized blocks (Arrow with plain string
 columns, as `streams.facts.fact_table` builds them) plus the stream's per-minute rows into
 `report_stats_1m`, then waits for the background merges. It reports the process CPU
-(`time.process_time`, chDB's threads included) per report, of the inserts alone and of inserts plus
-the merges they cause. Variants alternate, round after round, so the machine's load hits them alike.
+(`time.process_time`, chDB's threads included) per report: of the inserts (merges stopped; every
+block goes to each variant's database in turn, so the machine's load hits them alike), then of the
+merges they cause (each database merging alone, until its parts stay put).
 
     python benchmarks/bench_insert_cost.py                        # breakdown of the current schema
     python benchmarks/bench_insert_cost.py --variants old,new --rounds 3
@@ -19,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,15 +92,23 @@ _GROUPED_VIEWS = (
 )
 
 
+# The insert settings of the sink's fact inserts (sinks/writer.py).
+_SINK = (("optimize_on_insert", 0),)
+
+
 def variants(latest: int) -> dict[str, Variant]:
     """The breakdown of migrations 0001-0014 (each variant takes one more part away) and old vs new."""
     old = 14
     return {
-        "old": Variant("old: migrations 0001-0014", old),
-        "new": Variant(f"new: migrations 0001-{latest:04d}", latest),
-        "new_grouped": Variant("new, views with GROUP BY", latest, _GROUPED_VIEWS),
-        "old_no_optimize": Variant("old, optimize_on_insert = 0", old, settings=(("optimize_on_insert", 0),)),
-        "new_no_optimize": Variant("new, optimize_on_insert = 0", latest, settings=(("optimize_on_insert", 0),)),
+        "old": Variant("old: migrations 0001-0014, default insert settings", old),
+        "new": Variant(f"new: migrations 0001-{latest:04d}, optimize_on_insert = 0", latest, settings=_SINK),
+        "new_default_settings": Variant("new, default insert settings", latest),
+        "new_grouped": Variant("new, views with GROUP BY", latest, _GROUPED_VIEWS, settings=_SINK),
+        "old_no_optimize": Variant("old, optimize_on_insert = 0", old, settings=_SINK),
+        "new_no_1d_projections": Variant(
+            "new without the 1d projections", latest, _drop_1d_projections(), settings=_SINK
+        ),
+        "new_no_1d": Variant("new without the 1d view", latest, _NO_1D, settings=_SINK),
         "no_1d_projections": Variant("old without the 1d projections", old, _drop_1d_projections()),
         "no_1d": Variant("old without the 1d view", old, _NO_1D),
         "no_views": Variant("old without the rollup views", old, _NO_VIEWS),
@@ -163,47 +172,73 @@ def apply(client: Client, database: str, migrations: Sequence[Migration]) -> Non
 
 
 def settle(client: Client, database: str) -> None:
-    while client.query(
-        "SELECT (SELECT count() FROM system.merges WHERE database = {db:String}) "
-        "+ (SELECT count() FROM system.mutations WHERE database = {db:String} AND NOT is_done)",
-        parameters={"db": database},
-    ).result_rows[0][0]:
-        time.sleep(0.05)
+    """Until no merge or mutation runs and the number of parts has stayed the same for a second."""
+    last, stable = -1, 0
+    while stable < 4:
+        time.sleep(0.25)
+        merges, parts = client.query(
+            "SELECT (SELECT count() FROM system.merges WHERE database = {db:String}) "
+            "+ (SELECT count() FROM system.mutations WHERE database = {db:String} AND NOT is_done), "
+            "(SELECT count() FROM system.parts WHERE database = {db:String} AND active)",
+            parameters={"db": database},
+        ).result_rows[0]
+        stable = stable + 1 if merges == 0 and parts == last else 0
+        last = parts
 
 
-@dataclass
-class Cost:
-    insert_us: float
-    total_us: float
-
-
-def run(client: Client, variant: Variant, blocks: Sequence[tuple[pa.Table, pa.Table]], number: int) -> Cost:
-    database = f"fw_cost_{number}"
-    client.command(f"DROP DATABASE IF EXISTS {database}")
+def create(client: Client, variant: Variant, database: str, first: datetime) -> None:
+    """The variant's schema in a new database, merges stopped (they are measured on their own)."""
+    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
     client.command(f"CREATE DATABASE {database}")
     apply(client, database, [m for m in available() if m.version <= variant.upto])
     for statement in variant.strip:
         client.command(statement.format(db=database))
     if variant.target != "reports":
         client.command(f"CREATE TABLE {database}.{variant.target} AS {database}.reports ENGINE = Null")
-    first = blocks[0][0].column("reported_at")[0].as_py()
+    # The views take facts ingested from the cutover on (migration 0003); this one stands for an
+    # installation that was there before these reports.
     client.command(
         f"INSERT INTO {database}.rollup_cutover (step, cutover_at) VALUES "
         f"('cutover', toDateTime64('{first.astimezone(UTC):%Y-%m-%d %H:%M:%S}', 3, 'UTC') - INTERVAL 30 DAY)"
     )
     settle(client, database)
-    settings = dict(variant.settings)
-    reports = sum(facts.num_rows for facts, _ in blocks)
-    started = time.process_time()
+    client.command(f"SYSTEM STOP MERGES {database}")
+
+
+@dataclass
+class Cost:
+    insert_us: float
+    merge_us: float
+
+
+def run_round(
+    client: Client, chosen: Sequence[Variant], blocks: Sequence[tuple[pa.Table, pa.Table]], round_number: int
+) -> list[Cost]:
+    """Every variant in a database of its own; each block goes to all of them in turn (the order reversed
+    every other block), then each database merges alone, so every CPU second is its variant's."""
+    first = blocks[0][0].column("reported_at")[0].as_py()
+    databases = [f"fw_cost_{round_number}_{i}" for i in range(len(chosen))]
+    for variant, database in zip(chosen, databases, strict=True):
+        create(client, variant, database, first)
+    inserting = [0.0] * len(chosen)
+    order = list(range(len(chosen)))
     for facts, stats in blocks:
-        client.insert_arrow(f"{database}.{variant.target}", facts, settings=settings)
-        if variant.stats:
-            client.insert_arrow(f"{database}.report_stats_1m", stats, settings=settings)
-    inserted = time.process_time()
-    settle(client, database)
-    done = time.process_time()
-    client.command(f"DROP DATABASE {database} SYNC")
-    return Cost((inserted - started) / reports * 1e6, (done - started) / reports * 1e6)
+        for i in order:
+            started = time.process_time()
+            client.insert_arrow(f"{databases[i]}.{chosen[i].target}", facts, settings=dict(chosen[i].settings))
+            if chosen[i].stats:
+                client.insert_arrow(f"{databases[i]}.report_stats_1m", stats)
+            inserting[i] += time.process_time() - started
+        order.reverse()
+    reports = sum(facts.num_rows for facts, _ in blocks)
+    costs = []
+    for i, database in enumerate(databases):
+        started = time.process_time()
+        client.command(f"SYSTEM START MERGES {database}")
+        settle(client, database)
+        costs.append(Cost(inserting[i] / reports * 1e6, (time.process_time() - started) / reports * 1e6))
+        client.command(f"DROP DATABASE {database} SYNC")
+    return costs
 
 
 def main() -> None:
@@ -234,28 +269,28 @@ def main() -> None:
     path = Path(tempfile.mkdtemp(prefix="fw-insert-cost-"))
     client = clickhouse_connect.get_client(dsn=f"chdb://{path.resolve()}")
     results: dict[str, list[Cost]] = {v.name: [] for v in chosen}
-    measure: Callable[[Variant, int], Cost] = lambda v, n: run(client, v, blocks, n)  # noqa: E731
     try:
-        number = 0
         for round_number in range(arguments.rounds):
-            for variant in chosen if round_number % 2 == 0 else reversed(chosen):
-                number += 1
-                cost = measure(variant, number)
+            for variant, cost in zip(chosen, run_round(client, chosen, blocks, round_number), strict=True):
                 results[variant.name].append(cost)
                 print(
-                    f"  round {round_number + 1} {variant.name:<45} insert {cost.insert_us:6.1f} µs"
-                    f"  with merges {cost.total_us:6.1f} µs",
+                    f"  round {round_number + 1} {variant.name:<55} insert {cost.insert_us:6.1f} µs"
+                    f"  merges {cost.merge_us:6.1f} µs",
                     flush=True,
                 )
     finally:
         shutil.rmtree(path, ignore_errors=True)
-    print("\n| variant | insert µs/report (min / median) | with merges µs/report (min / median) |\n|---|---:|---:|")
+    print(
+        "\n| variant | insert µs/report (min / median) | merges µs/report (median) | total (median) |"
+        "\n|---|---:|---:|---:|"
+    )
     for name, costs in results.items():
         inserts = [c.insert_us for c in costs]
-        totals = [c.total_us for c in costs]
+        merges = [c.merge_us for c in costs]
+        totals = [c.insert_us + c.merge_us for c in costs]
         print(
-            f"| {name} | {min(inserts):.1f} / {statistics.median(inserts):.1f} "
-            f"| {min(totals):.1f} / {statistics.median(totals):.1f} |"
+            f"| {name} | {min(inserts):.1f} / {statistics.median(inserts):.1f} | {statistics.median(merges):.1f} "
+            f"| {statistics.median(totals):.1f} |"
         )
 
 
