@@ -186,6 +186,15 @@ def settle(client: Client, database: str) -> None:
         last = parts
 
 
+def merges(client: Client, database: str, verb: str) -> None:
+    """SYSTEM STOP/START MERGES on every MergeTree table of the database (the statement takes tables)."""
+    for (table,) in client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'",
+        parameters={"db": database},
+    ).result_rows:
+        client.command(f"SYSTEM {verb} MERGES {database}.{table}")
+
+
 def create(client: Client, variant: Variant, database: str, first: datetime) -> None:
     """The variant's schema in a new database, merges stopped (they are measured on their own)."""
     client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
@@ -202,7 +211,7 @@ def create(client: Client, variant: Variant, database: str, first: datetime) -> 
         f"('cutover', toDateTime64('{first.astimezone(UTC):%Y-%m-%d %H:%M:%S}', 3, 'UTC') - INTERVAL 30 DAY)"
     )
     settle(client, database)
-    client.command(f"SYSTEM STOP MERGES {database}")
+    merges(client, database, "STOP")
 
 
 @dataclass
@@ -234,7 +243,7 @@ def run_round(
     costs = []
     for i, database in enumerate(databases):
         started = time.process_time()
-        client.command(f"SYSTEM START MERGES {database}")
+        merges(client, database, "START")
         settle(client, database)
         costs.append(Cost(inserting[i] / reports * 1e6, (time.process_time() - started) / reports * 1e6))
         client.command(f"DROP DATABASE {database} SYNC")

@@ -16,7 +16,8 @@
 -- basis, with one-value states (initializeAggregation), and the 1d view passes the hourly rows
 -- through with their day. The AggregatingMergeTree merges rows of equal keys, as it did, and every
 -- query aggregates with sum() and uniqCombined64Merge(12)(), so no answer depends on how rows were
--- grouped before.
+-- grouped before. (The sink inserts facts with optimize_on_insert = 0, so a part keeps these rows as
+-- the views write them; grouping them in every insert as well cost about a fifth of the insert.)
 --
 -- Existing installations: the new states are built from the facts stored (the backfill below);
 -- states are sets, so overlapping what the views add, or running again after a failure, counts
