@@ -58,6 +58,16 @@ class FlushResult:
     leak_linked: int = 0  # facts written whose victim is in a leak batch
 
 
+@dataclass
+class PreparedBatch:
+    """What one flush writes, classified and in columns, not yet checked against what ClickHouse holds."""
+
+    messages: list[Message]
+    columns: FactColumns
+    letters: list[DeadLetter]
+    prepare_seconds: float
+
+
 def load_lazy_imports() -> None:
     """Import now what the first flush would: clickhouse-connect and pyarrow import pandas, where installed,
     on their first insert or conversion (~1 s of CPU), which belongs to start-up, not to the first flush."""
@@ -115,22 +125,44 @@ class ReportSink:
         """Write everything buffered. On error the buffer is kept and cached marks are dropped,
         so calling flush again is safe whatever part of the write had landed. Flushes must not
         overlap each other; `add` may be called meanwhile."""
+        batch = self.prepare()
+        try:
+            return self.write(batch)
+        except Exception:
+            with self._buffer_lock:
+                self._buffer = list(batch.messages) + self._buffer
+                self._buffered_reports += len(batch.columns)
+                self._dead_letters = batch.letters + self._dead_letters
+            raise
+
+    def prepare(self) -> PreparedBatch:
+        """Take everything buffered and do the work that needs nothing from ClickHouse: merge double
+        deliveries, classify, gather the columns. May run while another batch is being written, which
+        is what keeps the worker busy while ClickHouse takes the previous batch."""
         started = time.perf_counter()
         with self._buffer_lock:
-            batch, self._buffer = self._buffer, []
+            messages, self._buffer = self._buffer, []
             self._buffered_reports = 0
             letters, self._dead_letters = self._dead_letters, []
-        batch = _distinct(batch)
-        if not batch and not letters:
+        messages = _distinct(messages)
+        return PreparedBatch(messages, FactColumns(messages), letters, time.perf_counter() - started)
+
+    def write(self, batch: PreparedBatch) -> FlushResult:
+        """Write a prepared batch: what ClickHouse lacks of it is decided now, from the marks, so batches
+        prepared before an earlier one was written never write anything twice. Writes must not overlap
+        each other, and go in the order their batches were prepared. On error cached marks are dropped
+        and the batch can be written again."""
+        started = time.perf_counter()
+        if not batch.messages and not batch.letters:
             return FlushResult(0, 0, 0, 0.0)
+        rows = batch.columns
         try:
-            dead_letters_written = len(letters)
-            if letters:  # ReplacingMergeTree keyed by position: a redelivered poison message collapses
-                self._insert("dead_letters", [d.row() for d in letters], DEAD_LETTER_COLUMNS)
-                letters = []
-            self._load_marks(batch)
-            unwritten, is_new, is_fresh = self._unwritten(batch)
-            rows = FactColumns(unwritten)
+            dead_letters_written = len(batch.letters)
+            if batch.letters:  # ReplacingMergeTree keyed by position: a redelivered poison message collapses
+                self._insert("dead_letters", [d.row() for d in batch.letters], DEAD_LETTER_COLUMNS)
+                batch.letters = []
+            self._load_marks(batch.messages)
+            is_new, is_fresh = self._unwritten(batch.messages)
             new_reports = [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
             all_new = len(new_reports) == len(rows)
             linked = 0
@@ -158,49 +190,36 @@ class ReportSink:
                 # rollups' merges combine anyway; combining them again in every insert cost ~20% of
                 # ClickHouse's CPU per report (migration 0015). Every rollup query aggregates.
                 self._client.insert_arrow(f"{self._database}.reports", table, settings={"optimize_on_insert": 0})
-            stats = rows.minute_stats(self._zone, None if is_fresh.all() else is_fresh)
+            stats = rows.minute_stats(self._zone, None if is_fresh.all() else is_fresh) if is_fresh.any() else []
             if stats:
                 self._insert("report_stats_1m", stats, STATS_COLUMNS)
         except Exception:
-            with self._buffer_lock:
-                self._buffer = batch + self._buffer
-                self._buffered_reports += sum(len(m.reports) for m in batch)
-                self._dead_letters = letters + self._dead_letters
             self.forget()
             self._contexts.clear()  # a failed insert may leave its context half used
             raise
-        self._advance_marks(batch)
-        seconds = time.perf_counter() - started
-        total = sum(len(m.reports) for m in batch)
+        self._advance_marks(batch.messages)
+        seconds = batch.prepare_seconds + time.perf_counter() - started
         return FlushResult(
-            len(new_reports), len(stats), total - len(new_reports), seconds, dead_letters_written, linked
+            len(new_reports), len(stats), len(rows) - len(new_reports), seconds, dead_letters_written, linked
         )
 
-    def _unwritten(self, batch: Sequence[Message]) -> tuple[list[Message], np.ndarray, np.ndarray]:
-        """What of the batch ClickHouse lacks: the messages (or parts) with a report whose fact or whose
-        aggregate is not stored, and for each of their reports whether its fact is new and whether its
-        aggregate is (the latter per message: aggregates are stored up to an offset)."""
-        unwritten: list[Message] = []
+    def _unwritten(self, batch: Sequence[Message]) -> tuple[np.ndarray, np.ndarray]:
+        """For each report of the batch, whether ClickHouse lacks its fact, and whether it lacks its
+        aggregate (decided per message: aggregates are stored up to an offset)."""
         new: list[bool] = []
         fresh: list[bool] = []
         for message in batch:
             offset = message.position.offset
             mark = self._marks[message.position.stream_key]
+            count = len(message.indexes)
             if offset <= mark.facts_high:
-                stored = [True] * len(message.indexes)
+                new += [False] * count
             elif mark.facts:
-                stored = [(offset, i) in mark.facts for i in message.indexes]
+                new += [(offset, i) not in mark.facts for i in message.indexes]
             else:
-                stored = [False] * len(message.indexes)
-            if offset > mark.stats_high:
-                unwritten.append(message)
-                new += [not s for s in stored]
-                fresh += [True] * len(stored)
-            elif not all(stored):
-                unwritten.append(message.only([k for k, s in enumerate(stored) if not s]))
-                new += [True] * (len(stored) - sum(stored))
-                fresh += [False] * (len(stored) - sum(stored))
-        return unwritten, np.array(new, bool), np.array(fresh, bool)
+                new += [True] * count
+            fresh += [offset > mark.stats_high] * count
+        return np.array(new, bool), np.array(fresh, bool)
 
     def _insert(self, table: str, rows: list[list[object]], columns: Sequence[str]) -> None:
         """Insert rows into one of the database's tables, with its column types fetched once per sink:
