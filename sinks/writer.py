@@ -5,8 +5,10 @@ offset, some of which ClickHouse may already hold. Every fact row records its so
 (topic, broker epoch, partition, offset, index in envelope) and every aggregate row the highest
 offset it covers, so before writing a partition it has not seen since start-up, the sink asks
 ClickHouse what it already holds and leaves that out: facts by exact position, aggregates by
-offset watermark. The caller commits offsets only after `flush` returned, which bounds the
-window that can be redelivered.
+offset watermark. The caller commits offsets only after `flush` (or `write`) returned, which bounds
+the window that can be redelivered. `flush` is `prepare` (what needs nothing from ClickHouse: merging
+double deliveries, classification, the columns) then `write`; the worker prepares the next batch
+while the previous one is being written.
 
 The leak join happens here too: the facts a flush inserts are looked up in the leak index
 (sinks.leaks) in one go, their rows carry the batches holding their victim (leak_linked,
