@@ -160,6 +160,15 @@ class IngestPipeline:
             write.add_done_callback(self._writes.discard)
             return write
 
+    async def hand_over(self) -> None:
+        """Before partitions go (a rebalance): write everything accepted, then forget what is known of what
+        ClickHouse holds, so it is read again if they come back. The forgetting waits for the write lock:
+        a batch queued meanwhile may be writing in a thread, and its marks must not vanish under it."""
+        await self.flush()
+        async with self._write_lock:
+            self.sink.forget()
+            self.table_restored = True
+
     async def _write(self, batch: PreparedBatch, events: list[Any]) -> None:
         async with self._write_lock:  # FIFO: writes go in the order their batches were prepared
             self._writes_waiting -= 1
@@ -311,8 +320,6 @@ def build_app(settings: Settings) -> faust.App:
     async def on_revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Hand partitions over with everything written, and re-read what is stored if they come back.
         if "pipeline" in state:
-            await state["pipeline"].flush()
-            state["pipeline"].sink.forget()
-            state["pipeline"].table_restored = True
+            await state["pipeline"].hand_over()
 
     return app
