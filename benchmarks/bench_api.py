@@ -11,12 +11,16 @@ what carries over to another machine. Rounds alternate the variants, and the bes
 Variants: the baseline revision's code with uvloop and httptools hidden (asyncio + h11, as the API ran
 before they were dependencies), the same code with them, and this tree.
 
+`--probe` also times, inside each API process, the garbage collector and the ingest path's steps
+(benchmarks/api_probe): what the steps cost in the live process, and what is left for HTTP, Kafka
+and the event loop.
+
 `--steps` measures instead, without HTTP or Kafka, the API's batch path step by step (decode, sanitise,
 partition, envelope bytes) in a child process per variant and round: thread CPU per report over the
 same 2,000 simulated reports in batches of 500, the best of `--passes` passes; the figures are the best
 round of each variant.
 
-    python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--json out.json]
+    python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--probe] [--json F]
     python benchmarks/bench_api.py --steps [--baseline 9470161] [--rounds 4] [--passes 12]
 """
 
@@ -59,6 +63,7 @@ from fraudwatch.broker import die_with_parent, ensure_topics, start_embedded_bro
 from fraudwatch.settings import Settings  # noqa: E402
 from fraudwatch.simulate import generate_reports  # noqa: E402
 
+PROBE = Path(__file__).resolve().parent / "api_probe"
 # Modules that make uvicorn fall back to asyncio's loop and h11 when they are first on sys.path.
 HIDDEN = ("uvloop", "httptools")
 
@@ -89,9 +94,14 @@ def hiding_dir(into: Path) -> Path:
     return into
 
 
-def start_api(variant: Variant, settings: Settings, hidden: Path, workdir: Path) -> ChildProcess:
+def start_api(
+    variant: Variant, settings: Settings, hidden: Path, workdir: Path, probe: Path | None = None
+) -> ChildProcess:
     env = settings.child_environment()
     paths = [str(hidden)] if variant.hide_fast_server else []
+    if probe is not None:
+        env["BENCH_API_PROBE"] = str(probe)
+        paths.append(str(PROBE))
     env["PYTHONPATH"] = os.pathsep.join([*paths, str(variant.source)])
     api = spawn("api", [sys.executable, "-m", "fraudwatch", "api"], env, workdir, workdir / f"api-{variant.name}.log")
     deadline = time.monotonic() + 60
@@ -107,22 +117,46 @@ def start_api(variant: Variant, settings: Settings, hidden: Path, workdir: Path)
     raise RuntimeError(f"the API of {variant.name} did not start:\n{api.tail()}")
 
 
+def probed(probe: Path | None) -> dict[str, Any] | None:
+    """The probe's figures as the API last wrote them (it writes every half second)."""
+    if probe is None:
+        return None
+    time.sleep(0.7)
+    return dict(json.loads(probe.read_text()))
+
+
+def probe_shares(before: dict[str, Any], after: dict[str, Any], reports: int) -> dict[str, float]:
+    """µs of API CPU per accepted report: each probed step, the collector, and the rest."""
+    spent = {
+        name: (seconds - before["steps"].get(name, [0, 0.0])[1]) / reports * 1e6
+        for name, (_, seconds) in after["steps"].items()
+    }
+    total = (after["process_cpu_s"] - before["process_cpu_s"]) / reports * 1e6
+    return {**{k: v for k, v in spent.items() if v}, "rest": total - sum(spent.values()), "total": total}
+
+
 def measure(
     loads: ProcessPoolExecutor, api: ChildProcess, settings: Settings, token: str, kind: str, bodies: list[bytes],
-    duration: float,
+    duration: float, probe: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     batch = kind == "batch"
     spec = LoadSpec(
         "closed", settings.host, settings.api_port, token, BATCH_PATH if batch else REPORTS_PATH, bodies, duration,
         4 if batch else 8, batch=batch,
     )  # fmt: skip
+    probe_before = probed(probe)
     before = usage(api.pid)
     load = loads.submit(run_load, spec).result()
     after = usage(api.pid)
     if before is None or after is None or not load.accepted_reports:
         raise RuntimeError(f"{kind}: nothing accepted ({load.errors}):\n{api.tail()}")
     cpu = after.cpu_s - before.cpu_s
+    probe_after = probed(probe)
+    inside = {}
+    if probe_before is not None and probe_after is not None:
+        inside = {"probe_us_per_report": probe_shares(probe_before, probe_after, load.accepted_reports)}
     return {
+        **inside,
         "reports_per_s": load.accepted_reports / load.elapsed_s,
         "requests_per_s": load.requests / load.elapsed_s,
         "api_cpu_us_per_report": cpu / load.accepted_reports * 1e6,
@@ -215,6 +249,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--no-h11", action="store_true", help="leave out the baseline on asyncio + h11 (shorter runs)")
+    parser.add_argument("--probe", action="store_true", help="also time GC and the ingest steps inside the API")
     parser.add_argument("--steps", action="store_true", help="the batch path step by step, in process (see above)")
     parser.add_argument("--passes", type=int, default=12, help="--steps: passes per child (default: %(default)s)")
     parser.add_argument("--steps-child", action="store_true", help=argparse.SUPPRESS)
@@ -255,10 +290,11 @@ def main() -> None:
             asyncio.run(ensure_topics(settings))
             for round_number in range(1, args.rounds + 1):
                 for variant in variants:
-                    api = start_api(variant, settings, hidden, workdir)
+                    probe = workdir / "probe.json" if args.probe else None
+                    api = start_api(variant, settings, hidden, workdir, probe)
                     try:
                         for kind, bodies in (("single", singles), ("batch", batches)):
-                            figures = measure(loads, api, settings, token, kind, bodies, args.duration)
+                            figures = measure(loads, api, settings, token, kind, bodies, args.duration, probe)
                             results[variant.name][kind].append(figures)
                             print(
                                 f"round {round_number} {variant.name:<32} {kind:<6} "
@@ -268,6 +304,9 @@ def main() -> None:
                                 f"waited {figures['waited_for_cpu_s']:.1f} s)",
                                 flush=True,
                             )
+                            if "probe_us_per_report" in figures:
+                                steps = figures["probe_us_per_report"].items()
+                                print("    inside, µs/report: " + "  ".join(f"{k} {v:.1f}" for k, v in steps))
                     finally:
                         api.stop()
         finally:
