@@ -17,7 +17,7 @@ import functools
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -215,35 +215,15 @@ class ReportIn(_Strict):
 
 # The fast path's spellings: each accepts a subset of what the pydantic type above accepts (ASCII
 # digits, no surrounding whitespace), and those values the pydantic type keeps as they are, so both
-# give the same report. Checked in `__post_init__`: as msgspec constraints (`Meta(pattern=...)`) the
-# same patterns cost several times as much. A plain run of digits is checked by str methods, a
-# third of a regex `fullmatch` call (a report has a few of them: amount, phones, accounts).
-_Spelled = Callable[[str], object]
-
-
-def _digits(shortest: int, longest: int, *, leading_zero: bool = True) -> _Spelled:
-    """`re.fullmatch` of [0-9]{shortest,longest} (of [1-9][0-9]{shortest - 1,longest - 1} without
-    `leading_zero`): ASCII digits only, as `isascii` and `isdigit` together admit."""
-
-    def spelled(value: str) -> bool:
-        return (
-            shortest <= len(value) <= longest
-            and value.isascii()
-            and value.isdigit()
-            and (leading_zero or value[0] != "0")
-        )
-
-    return spelled
-
-
-_PLAIN_PHONE = _digits(5, 15)
-_PLAIN_ID_CARD = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}").fullmatch
-_PLAIN_BANK_ACCOUNT = _digits(10, 19)
-_PLAIN_QQ = _digits(5, 12, leading_zero=False)
-_PLAIN_WECHAT_ID = re.compile(r"[A-Za-z0-9_+.-]{2,40}").fullmatch
-_PLAIN_CLIENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}").fullmatch
-_PLAIN_WHOLE_YUAN = _digits(1, 9)
-_PLAIN_CENTS = _digits(1, 2)
+# give the same report. Checked with `fullmatch` in `__post_init__`: as msgspec constraints
+# (`Meta(pattern=...)`) the same patterns cost several times as much.
+_PLAIN_PHONE = re.compile(r"[0-9]{5,15}")
+_PLAIN_ID_CARD = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_PLAIN_BANK_ACCOUNT = re.compile(r"[0-9]{10,19}")
+_PLAIN_QQ = re.compile(r"[1-9][0-9]{4,11}")
+_PLAIN_WECHAT_ID = re.compile(r"[A-Za-z0-9_+.-]{2,40}")
+_PLAIN_CLIENT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
 # Times as text for datetime.fromisoformat, to six digits of seconds: msgspec's own datetimes round a
 # seventh digit where pydantic cuts it off.
 _PLAIN_TIME = re.compile(
@@ -252,13 +232,13 @@ _PLAIN_TIME = re.compile(
 _PlainList = Annotated[list[str], msgspec.Meta(max_length=20)]
 
 
-def _plain(spelled: _Spelled, value: str | None) -> None:
-    if value is not None and not spelled(value):
+def _plain(pattern: re.Pattern[str], value: str | None) -> None:
+    if value is not None and not pattern.fullmatch(value):
         raise ValueError("not plainly spelled")
 
 
-def _all_plain(spelled: _Spelled, values: list[str]) -> None:
-    if values and not all(map(spelled, values)):
+def _all_plain(pattern: re.Pattern[str], values: list[str]) -> None:
+    if values and not all(map(pattern.fullmatch, values)):
         raise ValueError("not plainly spelled")
 
 
@@ -369,13 +349,12 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict
 
 
 def _fen(amount: str | int) -> int:
-    """A plainly spelled amount ([0-9]{1,9}(\\.[0-9]{1,2})?) in fen (`int(Decimal(amount) * 100)`);
-    ValueError if not so spelled."""
+    """A plainly spelled amount in fen (`int(Decimal(amount) * 100)`); ValueError if not so spelled."""
     if isinstance(amount, int):
         return amount * 100
-    whole, dot, cents = amount.partition(".")
-    if not _PLAIN_WHOLE_YUAN(whole) or (dot and not _PLAIN_CENTS(cents)):
+    if not _PLAIN_AMOUNT.fullmatch(amount):
         raise ValueError("not a plainly spelled amount")
+    whole, _, cents = amount.partition(".")
     return int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
 
 
