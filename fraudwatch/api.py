@@ -15,8 +15,8 @@ import gc
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -172,18 +172,26 @@ class _TooLarge(Exception):
     pass
 
 
-def settle_garbage_collector() -> None:
-    """Once started: what start-up made lives as long as the process, and requests make garbage fast.
+@contextmanager
+def settled_garbage_collector() -> Iterator[None]:
+    """While the API serves: what start-up made lives as long as the process, and requests make garbage fast.
 
     A 500-report batch makes ~10,000 container objects, alive until its answer. At the default
     first-generation threshold (700 allocations) the collector ran dozens of times per batch, went
     over the batches in flight again and again, and over everything start-up made (~100,000 objects)
-    in each full collection: 15% of the API's CPU during batch ingest (gc.callbacks), ~2% with start-up
-    frozen and a threshold of 50,000, as the worker does (streams.app.prepare_process).
+    in each full collection: 15% of the API's CPU during batch ingest (`bench_api.py --probe`), ~0
+    with start-up frozen and a threshold of 50,000, as in the worker (streams.app.prepare_process).
+    Afterwards as before, for a process (a test) that goes on.
     """
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def _principal(tokens: TokenRegistry, authorization: str | None) -> Principal:
@@ -315,9 +323,9 @@ def create_app(settings: Settings) -> FastAPI:
             timeout_s=SEND_TIMEOUT_S,
         )
         reporter = asyncio.get_running_loop().create_task(report_rejections())
-        settle_garbage_collector()
         try:
-            yield
+            with settled_garbage_collector():
+                yield
         finally:
             reporter.cancel()
             await state["envelopes"].close()

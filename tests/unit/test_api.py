@@ -3,6 +3,7 @@ handlers) answers exactly as the same request does through FastAPI's middleware 
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from fraudwatch.api import REPORTS_PATH, create_app
+from fraudwatch.api import REPORTS_PATH, create_app, settled_garbage_collector
 from fraudwatch.settings import Settings
 
 TOKEN = "unit-test-token"
@@ -85,3 +86,12 @@ async def test_other_methods_and_paths_still_go_through_fastapi(app: FastAPI) ->
         assert (await client.put(BATCH, headers=SUBMITTER)).status_code == 405
         assert (await client.get("/api/v1/whoami", headers=SUBMITTER)).json()["name"]
         assert REPORTS_PATH in (await client.get("/openapi.json")).json()["paths"]
+
+
+def test_the_collector_is_settled_while_serving_and_as_before_afterwards() -> None:
+    thresholds = gc.get_threshold()
+    with settled_garbage_collector():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (50_000, 10, 10)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
