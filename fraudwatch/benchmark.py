@@ -1385,7 +1385,7 @@ def log_size(log: Path) -> int:
 
 def flush_stats(log: Path, seconds: float, since_byte: int = 0) -> dict[str, Any]:
     """What the worker's own 'flushed' log lines (written after `since_byte`) say about its writes."""
-    flushes, facts, ms, prepare_cpu_ms, write_cpu_ms = 0, 0, 0.0, 0.0, 0.0
+    flushes, facts, ms, prepare_cpu_ms, write_cpu_ms, gc_ms = 0, 0, 0.0, 0.0, 0.0, 0.0
     with contextlib.suppress(OSError), log.open("rb") as lines:
         lines.seek(since_byte)
         for line in lines.read().decode(errors="replace").splitlines():
@@ -1399,6 +1399,7 @@ def flush_stats(log: Path, seconds: float, since_byte: int = 0) -> dict[str, Any
                     ms += float(entry.get("ms", 0.0))
                     prepare_cpu_ms += float(entry.get("prepare_cpu_ms", 0.0))
                     write_cpu_ms += float(entry.get("write_cpu_ms", 0.0))
+                    gc_ms += float(entry.get("gc_ms", 0.0))
     return {
         "flushes": flushes,
         "mean_reports": round(facts / flushes) if flushes else 0,
@@ -1407,6 +1408,8 @@ def flush_stats(log: Path, seconds: float, since_byte: int = 0) -> dict[str, Any
         # The flush's two halves, each in a thread of its own: CPU per report written.
         "prepare_cpu_us_per_report": round(prepare_cpu_ms * 1000 / facts, 1) if facts else 0.0,
         "write_cpu_us_per_report": round(write_cpu_ms * 1000 / facts, 1) if facts else 0.0,
+        # The garbage collector, in whichever thread it ran, between flushes.
+        "gc_us_per_report": round(gc_ms * 1000 / facts, 1) if facts else 0.0,
     }
 
 
@@ -1503,8 +1506,8 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
         prepare, write = flushes["prepare_cpu_us_per_report"], flushes["write_cpu_us_per_report"]
         busiest = list(pipe.get("worker_thread_cpu_us_per_report", {}).items())[:5]
         rows.append(
-            ("pipeline", "worker CPU per report: prepare, write (threads)",
-             f"{_n(prepare, ' µs', 1)}, {_n(write, ' µs', 1)}",
+            ("pipeline", "worker CPU per report: prepare, write (threads); GC",
+             f"{_n(prepare, ' µs', 1)}, {_n(write, ' µs', 1)}; {_n(flushes.get('gc_us_per_report'), ' µs', 1)}",
              "by thread: " + ", ".join(f"{name} {_n(us, ' µs', 1)}" for name, us in busiest), "", "")
         )  # fmt: skip
     detectors = results.get("detectors")
