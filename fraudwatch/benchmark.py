@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 import clickhouse_connect
 import httpx
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from clickhouse_connect.driver.client import Client
@@ -479,7 +480,8 @@ def prepare_workload(config: BenchConfig, settings: Settings, progress: Progress
         if number % GENERATE_CHUNK == 0 or number == unique:
             progress(f"workload: sanitised {number:,}/{unique:,}")
     reports = sanitised + [
-        replace(sanitised[i % unique], report_id=str(uuid.uuid4())) for i in range(unique, config.reports)
+        msgspec.structs.replace(sanitised[i % unique], report_id=str(uuid.uuid4()))
+        for i in range(unique, config.reports)
     ]
     size = max(1, config.envelope_reports)
     envelopes, counts = [], []
