@@ -35,8 +35,9 @@ class SanitisedReport(msgspec.Struct, frozen=True, gc=False):
     """A report as it may travel and rest: identifiers are "kind:keyed-hash", text is redacted.
 
     A frozen msgspec struct, not a frozen dataclass: msgspec decodes an envelope into structs in half the
-    time, and a struct that the garbage collector does not track (it refers to no container) costs no
-    collection anything, where the worker's collections went through every buffered report, field by field.
+    time, and a struct the garbage collector does not track (its fields are text, times, numbers and tuples of
+    text: it can be in no reference cycle) costs no collection anything, where the worker's collections went
+    through every buffered report, field by field.
     Copies with changes: `msgspec.structs.replace`.
     """
 
