@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 import clickhouse_connect
 import httpx
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from clickhouse_connect.driver.client import Client
@@ -179,6 +180,17 @@ def usage(pid: int) -> Usage | None:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 waiting_ns += int((task / "schedstat").read_text().split()[1])
     return Usage(cpu, waiting_ns / 1e9)
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time of each live thread of a process, by thread id."""
+    threads: dict[int, float] = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                threads[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return threads
 
 
 def cpu_pressure() -> float | None:
@@ -468,7 +480,8 @@ def prepare_workload(config: BenchConfig, settings: Settings, progress: Progress
         if number % GENERATE_CHUNK == 0 or number == unique:
             progress(f"workload: sanitised {number:,}/{unique:,}")
     reports = sanitised + [
-        replace(sanitised[i % unique], report_id=str(uuid.uuid4())) for i in range(unique, config.reports)
+        msgspec.structs.replace(sanitised[i % unique], report_id=str(uuid.uuid4()))
+        for i in range(unique, config.reports)
     ]
     size = max(1, config.envelope_reports)
     envelopes, counts = [], []
@@ -1080,6 +1093,7 @@ class Bench:
         if self.broker is not None:
             pids["broker"] = self.broker.pid
         before = {name: usage(pid) for name, pid in pids.items()}
+        threads_before = thread_cpu_seconds(self.worker.pid)
         first_rows: tuple[float, int] | None = None
         count = last_count = 0
         last_change = last_shown = time.monotonic()
@@ -1104,6 +1118,7 @@ class Bench:
                     f"worker log: {self.worker.log}\n{self.worker.tail()}"
                 )
         finished = time.monotonic()
+        threads_after = thread_cpu_seconds(self.worker.pid)
         cpu_used: dict[str, float] = {}
         cpu_waited: dict[str, float] = {}
         for name, pid in pids.items():
@@ -1132,6 +1147,15 @@ class Bench:
             if cpu_used.get("worker")
             else None,
             "flushes": flush_stats(self.worker.log, seconds),
+            # Where the worker's CPU went: its main thread (Faust's event loop: decoding, first copies), and
+            # the others (aiokafka's consumer thread, the threads preparing and writing flushes), busiest first.
+            "worker_thread_cpu_us_per_report": {
+                "main" if tid == self.worker.pid else str(tid): round((cpu - threads_before.get(tid, 0.0)) / n * 1e6, 1)
+                for tid, cpu in sorted(
+                    threads_after.items(), key=lambda item: item[1] - threads_before.get(item[0], 0.0), reverse=True
+                )
+                if cpu - threads_before.get(tid, 0.0) > 0
+            },
             "clickhouse_url_for_worker": self.worker_url,
         }
         if first_rows is not None and finished > first_rows[0] and first_rows[1] <= n // 2:
@@ -1363,7 +1387,7 @@ def log_size(log: Path) -> int:
 
 def flush_stats(log: Path, seconds: float, since_byte: int = 0) -> dict[str, Any]:
     """What the worker's own 'flushed' log lines (written after `since_byte`) say about its writes."""
-    flushes, facts, ms = 0, 0, 0.0
+    flushes, facts, ms, prepare_cpu_ms, write_cpu_ms, gc_ms = 0, 0, 0.0, 0.0, 0.0, 0.0
     with contextlib.suppress(OSError), log.open("rb") as lines:
         lines.seek(since_byte)
         for line in lines.read().decode(errors="replace").splitlines():
@@ -1375,11 +1399,19 @@ def flush_stats(log: Path, seconds: float, since_byte: int = 0) -> dict[str, Any
                     flushes += 1
                     facts += int(entry.get("facts", 0))
                     ms += float(entry.get("ms", 0.0))
+                    prepare_cpu_ms += float(entry.get("prepare_cpu_ms", 0.0))
+                    write_cpu_ms += float(entry.get("write_cpu_ms", 0.0))
+                    gc_ms += float(entry.get("gc_ms", 0.0))
     return {
         "flushes": flushes,
         "mean_reports": round(facts / flushes) if flushes else 0,
         "mean_ms": round(ms / flushes, 1) if flushes else 0.0,
         "share_of_pipeline_time": round(ms / 1000 / seconds, 3) if seconds else 0.0,
+        # The flush's two halves, each in a thread of its own: CPU per report written.
+        "prepare_cpu_us_per_report": round(prepare_cpu_ms * 1000 / facts, 1) if facts else 0.0,
+        "write_cpu_us_per_report": round(write_cpu_ms * 1000 / facts, 1) if facts else 0.0,
+        # The garbage collector, in whichever thread it ran, between flushes.
+        "gc_us_per_report": round(gc_ms * 1000 / facts, 1) if facts else 0.0,
     }
 
 
@@ -1471,6 +1503,14 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
             ("pipeline", "worker flushes (its own log)",
              f"{flushes['flushes']} x {_n(flushes['mean_reports'])} reports, {_n(flushes['mean_ms'], ' ms')} each",
              f"{flushes['share_of_pipeline_time']:.0%} of the pipeline's time inside a flush", "", "")
+        )  # fmt: skip
+    if flushes.get("prepare_cpu_us_per_report") or flushes.get("write_cpu_us_per_report"):
+        prepare, write = flushes["prepare_cpu_us_per_report"], flushes["write_cpu_us_per_report"]
+        busiest = list(pipe.get("worker_thread_cpu_us_per_report", {}).items())[:5]
+        rows.append(
+            ("pipeline", "worker CPU per report: prepare, write (threads); GC",
+             f"{_n(prepare, ' µs', 1)}, {_n(write, ' µs', 1)}; {_n(flushes.get('gc_us_per_report'), ' µs', 1)}",
+             "by thread: " + ", ".join(f"{name} {_n(us, ' µs', 1)}" for name, us in busiest), "", "")
         )  # fmt: skip
     detectors = results.get("detectors")
     if detectors:

@@ -17,9 +17,11 @@ import queue
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import chain
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -138,7 +140,7 @@ class LeakIndex:
     def lookup(self, identifiers: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """identifier -> [(batch_id, info_mask)] for the identifiers that are in some batch."""
         # Each distinct identifier checked once; in no particular order (sorting them cost as much as the check).
-        wanted = [i for i in set(identifiers) if HASHED_IDENTIFIER.fullmatch(i)]
+        wanted = _hashed(set(identifiers))
         found: dict[str, list[tuple[str, int]]] = {}
         if not wanted:
             return found
@@ -150,7 +152,7 @@ class LeakIndex:
         chunk = self.chunk
         for start in range(0, len(wanted), chunk):
             # Only HASHED_IDENTIFIER strings get here: quoted as they are, they are valid literals.
-            quoted = ",".join(f"'{i}'" for i in wanted[start : start + chunk])
+            quoted = "'" + "','".join(wanted[start : start + chunk]) + "'"
             if self.bound_parameters:
                 ids = _Preformatted(f"[{quoted}]")
                 result = self._client.query(select.format("{ids:Array(String)}"), parameters={"ids": ids})
@@ -159,6 +161,19 @@ class LeakIndex:
             for identifier, batch_id, mask in result.result_rows:
                 found.setdefault(str(identifier), []).append((str(batch_id), int(mask)))
         return found
+
+
+# All of a lookup's identifiers checked in one pass, joined by a character no identifier may hold.
+_HASHED_LINES: Final = re.compile(rf"(?:{HASHED_IDENTIFIER.pattern}\n)*{HASHED_IDENTIFIER.pattern}")
+
+
+def _hashed(identifiers: Collection[str]) -> list[str]:
+    """The identifiers of the HASHED_IDENTIFIER shape: one regex pass over all of them where all are (the
+    worker's case; a call per identifier cost ~2 µs per report), else one check each."""
+    joined = "\n".join(identifiers)
+    if joined.count("\n") == len(identifiers) - 1 and _HASHED_LINES.fullmatch(joined):
+        return list(identifiers)
+    return [i for i in identifiers if HASHED_IDENTIFIER.fullmatch(i)]
 
 
 class _Preformatted:
@@ -189,19 +204,25 @@ def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]
 
 def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[LeakMatch]:
     """One LeakMatch per report (NO_MATCH for most), from a single lookup of all their identifiers."""
-    victims = [victim_identifiers(r) for r in reports]
-    wanted = [i for ids in victims for i in ids] + [i for r in reports for i in r.scammer_contacts]
-    if not wanted:
-        return [NO_MATCH] * len(reports)
-    hits = index.lookup(wanted)
+    # Gathered field by field (C-level maps), not report by report: nearly every flush matches nothing.
+    wanted = set(map(_PHONE, reports))
+    wanted.update(map(_ID, reports))
+    wanted.update(chain.from_iterable(map(_CONTACTS, reports)))
+    wanted.discard("")  # a victim identifier left empty is no identifier (`victim_identifiers`)
+    hits = index.lookup(wanted) if wanted else {}
     if not hits:
         return [NO_MATCH] * len(reports)
-    return [
-        LeakMatch(_matches(ids, hits), _matches(r.scammer_contacts, hits))
-        if any(i in hits for i in (*ids, *r.scammer_contacts))
-        else NO_MATCH
-        for r, ids in zip(reports, victims, strict=True)
-    ]
+    matches = []
+    for r in reports:
+        ids = victim_identifiers(r)
+        matched = any(i in hits for i in (*ids, *r.scammer_contacts))
+        matches.append(LeakMatch(_matches(ids, hits), _matches(r.scammer_contacts, hits)) if matched else NO_MATCH)
+    return matches
+
+
+_PHONE: Final = attrgetter("victim_phone_hash")
+_ID: Final = attrgetter("victim_id_hash")
+_CONTACTS: Final = attrgetter("scammer_contacts")
 
 
 def link_rows(

@@ -43,6 +43,7 @@ class SourcePosition:
 
 _STRING = pa.string()
 _STRINGS = pa.list_(_STRING)
+_NO_STRINGS = pa.array([], _STRING)
 _MICROS = pa.timestamp("us", tz="UTC")
 _MILLIS = pa.timestamp("ms", tz="UTC")
 # The columns of `reports` the worker writes, in order, with the Arrow types that ClickHouse reads into them.
@@ -305,9 +306,13 @@ class FactColumns:
         columns["category_evidence"] = pa.ListArray.from_arrays(
             pa.array(c.evidence_offsets.astype(np.int32)), pa.array(c.evidence, _STRING)
         )
-        leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids] if leak_batch_ids else [[]] * n
-        columns["leak_linked"] = pa.array([1 if ids else 0 for ids in leaks], pa.uint8())
-        columns["leak_batch_ids"] = pa.array(leaks, _STRINGS)
+        if any(leak_batch_ids):
+            leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids]
+            columns["leak_linked"] = pa.array([1 if ids else 0 for ids in leaks], pa.uint8())
+            columns["leak_batch_ids"] = pa.array(leaks, _STRINGS)
+        else:  # nothing linked, as in most flushes: the same columns without a list per row
+            columns["leak_linked"] = pa.array(np.zeros(n, np.uint8))
+            columns["leak_batch_ids"] = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), _NO_STRINGS)
         positions = [m.position for m in self.messages]
         columns["src_topic"] = pa.array(self._per_message([p.topic for p in positions], object), _STRING)
         columns["src_epoch"] = pa.array(self._per_message([p.epoch for p in positions], object), _STRING)

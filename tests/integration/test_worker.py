@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
@@ -162,7 +162,7 @@ def test_resends_of_client_keyed_reports_are_dropped_until_the_worker_forgets_th
     settings: Settings, worker: Worker, ch: Client, database: str
 ) -> None:
     keyed, *fillers = reports(0, 4)
-    keyed = replace(keyed, client_keyed=True)
+    keyed = msgspec.structs.replace(keyed, client_keyed=True)
 
     def send(*batch: SanitisedReport) -> None:
         # One key for every message: one partition, so the worker sees them in this order.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fraudwatch.settings import Settings
-from streams.app import build_app, prepare_process
+from streams.app import GC_CLOCK, build_app, prepare_process
 
 
 @pytest.mark.parametrize("seconds", [0.05, 0.1, 2.0])
@@ -39,6 +39,14 @@ def test_prepare_process_freezes_start_up_and_collects_less_often() -> None:
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold() == (50_000, 10, 10)
         assert "pandas" in sys.modules or importlib.util.find_spec("pandas") is None
+        # The flush log's GC time: collections are clocked from now on, once however often this runs.
+        prepare_process()
+        assert gc.callbacks.count(GC_CLOCK) == 1
+        before = GC_CLOCK.seconds
+        gc.collect()
+        assert GC_CLOCK.seconds > before
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+        while GC_CLOCK in gc.callbacks:
+            gc.callbacks.remove(GC_CLOCK)

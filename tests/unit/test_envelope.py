@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
 from fraudwatch.errors import FraudwatchError, InvalidEnvelopeError
@@ -28,7 +28,7 @@ def make_report(**overrides: Any) -> SanitisedReport:
         victim_phone_hash="0123456789abcdef0123456789abcdef",
         description="对方电话[PHONE]，让我炒股",
     )
-    return replace(base, **overrides)
+    return msgspec.structs.replace(base, **overrides)
 
 
 def wire_report(**overrides: Any) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, replace
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -50,7 +51,7 @@ def make_report(**overrides: Any) -> SanitisedReport:
         victim_phone_hash="h",
         description="网上刷单兼职被骗",
     )
-    return replace(base, **overrides)
+    return msgspec.structs.replace(base, **overrides)
 
 
 def position(offset: int, partition: int = 0, epoch: str = "e1", topic: str = TOPIC) -> SourcePosition:

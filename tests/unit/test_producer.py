@@ -6,11 +6,11 @@ import asyncio
 import json
 import os
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from hypothesis import given, settings
@@ -34,7 +34,7 @@ def make_report(number: int = 0, **overrides: Any) -> SanitisedReport:
         scammer_contacts=("phone:0123456789abcdef0123456789abcdef",),
         mentioned_identifiers=("phone:0123456789abcdef0123456789abcdef",),
     )
-    return replace(report, **overrides)
+    return msgspec.structs.replace(report, **overrides)
 
 
 def make_wire(number: int) -> WireReport:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import uuid
@@ -12,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import settings as settings_
@@ -77,7 +77,7 @@ def sanitise(report: ReportIn, settings: Settings, now: datetime) -> SanitisedRe
 
 
 def all_field_text(result: SanitisedReport) -> str:
-    return "\n".join(str(getattr(result, f.name)) for f in dataclasses.fields(result))
+    return "\n".join(str(getattr(result, f.name)) for f in msgspec.structs.fields(result))
 
 
 # --- ReportIn ---------------------------------------------------------------------------------------
