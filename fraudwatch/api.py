@@ -11,12 +11,11 @@ reaches Kafka anyway.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -35,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fraudwatch import logs
 from fraudwatch.auth import Principal, Role, TokenRegistry
 from fraudwatch.broker import die_with_parent
+from fraudwatch.collector import settled_garbage_collector
 from fraudwatch.errors import StorageError
 from fraudwatch.metrics import record
 from fraudwatch.pii import IdentifierKind
@@ -170,28 +170,6 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
-
-
-@contextmanager
-def settled_garbage_collector() -> Iterator[None]:
-    """While the API serves: what start-up made lives as long as the process, and requests make garbage fast.
-
-    A 500-report batch makes ~10,000 container objects, alive until its answer. At the default
-    first-generation threshold (700 allocations) the collector ran dozens of times per batch, went
-    over the batches in flight again and again, and over everything start-up made (~100,000 objects)
-    in each full collection: 15% of the API's CPU during batch ingest (`bench_api.py --probe`), ~0
-    with start-up frozen and a threshold of 50,000, as in the worker (streams.app.prepare_process).
-    Afterwards as before, for a process (a test) that goes on.
-    """
-    thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 10)
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
 
 
 def _principal(tokens: TokenRegistry, authorization: str | None) -> Principal:

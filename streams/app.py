@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar, cast
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from fraudwatch.collector import settle_garbage_collector
 from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
 from sinks.alerts import AlertStore
@@ -48,9 +49,7 @@ def prepare_process() -> None:
     ~3 µs. What start-up made lives as long as the process, so no collection needs to go over it again.
     """
     load_lazy_imports()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 10)
+    settle_garbage_collector()
     if GC_CLOCK not in gc.callbacks:
         gc.callbacks.append(GC_CLOCK)
 

@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from fraudwatch.api import REPORTS_PATH, create_app, settled_garbage_collector
+from fraudwatch.api import REPORTS_PATH, create_app
+from fraudwatch.collector import settled_garbage_collector
 from fraudwatch.settings import Settings
 
 TOKEN = "unit-test-token"
