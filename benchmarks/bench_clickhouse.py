@@ -8,6 +8,8 @@ p50/p95 latencies. The target is every trend query under 200 ms p95 at 10 millio
 
     python benchmarks/bench_clickhouse.py                 # 10,000,000 reports over a year
     python benchmarks/bench_clickhouse.py --rows 500000   # a quick look
+    python benchmarks/bench_clickhouse.py --path /tmp/ch10m --only loss_per_victim --only repeat_contacts
+                                                          # keep the data; re-time some queries on it
 """
 
 from __future__ import annotations
@@ -393,7 +395,14 @@ def trend_cases(until: date, first: date) -> dict[str, tuple[trends.Analysis, tr
     return cases
 
 
+def chosen_query(only: list[str], item: tuple[str, object]) -> bool:
+    """Whether the query named item[0] is to be timed: all of them, or those matching --only."""
+    return not only or any(part in item[0] for part in only)
+
+
 def report(title: str, results: list[Timing], target: float | None) -> None:
+    if not results:
+        return
     print(f"\n{title}")
     width = max(len(r.name) for r in results)
     print(f"  {'query':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'cpu p50':>8}  {'rows':>6}")
@@ -423,7 +432,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--path", type=Path, help="chDB data directory [default: a temporary one, removed]")
     parser.add_argument("--timezone", default="Asia/Shanghai")
+    parser.add_argument(
+        "--only", action="append", default=[], help="time only queries whose name contains this (repeatable)"
+    )
     args = parser.parse_args()
+    wanted = partial(chosen_query, args.only)
 
     zone = ZoneInfo(args.timezone)
     path = args.path or Path(tempfile.mkdtemp(prefix="fraudwatch-bench-"))
@@ -441,20 +454,20 @@ def main() -> None:
         settle(client)
         print(f"timing with {load_average()} (wall times include waiting for the CPU; cpu p50 does not)")
         results = []
-        for label, (chosen, request) in trend_cases(until, first).items():
+        for label, (chosen, request) in filter(wanted, trend_cases(until, first).items()):
             parameters = trends.bind(chosen, request, today=until)
             results.append(timed(label, partial(run_trend, client, chosen, parameters), args.runs))
         report(f"trend analyses ({args.runs} runs each, target p95 < {TARGET_MS:.0f} ms)", results, TARGET_MS)
 
         results = []
-        for label, (sql, parameters) in dashboard_queries(end).items():
+        for label, (sql, parameters) in filter(wanted, dashboard_queries(end).items()):
             results.append(timed(label, partial(run_sql, client, sql, parameters), args.runs))
         report(f"dashboard-style queries ({args.runs} runs each, target p95 < {TARGET_MS:.0f} ms)", results, TARGET_MS)
 
         # Panel SQL names its tables unqualified, as Grafana's data source with a default database.
         panels = clickhouse_connect.get_client(dsn=f"chdb://{path.resolve()}", database=DATABASE)
         results = []
-        for label, (sql, parameters) in panel_queries(end, zone).items():
+        for label, (sql, parameters) in filter(wanted, panel_queries(end, zone).items()):
             results.append(timed(label, partial(run_sql, panels, sql, parameters), args.runs))
         report(f"dashboard panels, dashboards/definitions.py ({args.runs} runs each)", results, TARGET_MS)
         print(f"\ndone with {load_average()}")

@@ -176,35 +176,64 @@ ORDER BY category, rank
 LIMIT {top:UInt32} BY category"""
 )
 
+# The (category, age band) pair as a number: cityHash64 of a LowCardinality column is computed once
+# per distinct value, not per row, and 3 is odd, so the sum tells apart pairs that differ in either
+# string. A collision among the few dozen pairs that occur is ~1e-16 likely.
+_VICTIM_GROUP = "cityHash64(category) + 3 * cityHash64(victim_age_band)"
+
 _LOSS_PER_VICTIM = (
     """SELECT
-    any(victim_category) AS category,
-    if(any(victim_band) = '', 'unknown', any(victim_band)) AS age_band,
-    count() AS victims,
-    sum(victim_reports) AS reports,
-    round(sum(victim_loss) / 100, 2) AS loss_yuan,
-    round(avg(victim_loss) / 100, 2) AS avg_loss_per_victim_yuan,
-    round(quantileExactInclusive(0.5)(victim_loss) / 100, 2) AS median_loss_per_victim_yuan
+    group_category AS category,
+    if(group_band = '', 'unknown', group_band) AS age_band,
+    victims,
+    reports,
+    loss_yuan,
+    avg_loss_per_victim_yuan,
+    median_loss_per_victim_yuan
 FROM
 (
-    -- One row per victim and category and age band. victim_key (migration 0007) hashes the ID-card
-    -- hash, else the phone hash, else the report itself. Both levels group on 64-bit numbers rather
-    -- than on the category and band strings: at four weeks of ten million reports a year that is
-    -- about 750,000 victims, and regrouping them by two strings took as long as finding them.
-    -- A collision of the (category, band) hash among the few dozen pairs is ~1e-16 likely.
     SELECT
-        cityHash64(category, victim_age_band) AS victim_group,
-        any(category) AS victim_category,
-        any(victim_age_band) AS victim_band,
-        count() AS victim_reports,
-        sum(amount_lost_fen) AS victim_loss
+        victim_group,
+        count() AS victims,
+        sum(victim_reports) AS reports,
+        round(sum(victim_loss) / 100, 2) AS loss_yuan,
+        round(avg(victim_loss) / 100, 2) AS avg_loss_per_victim_yuan,
+        round(quantileExactInclusive(0.5)(victim_loss) / 100, 2) AS median_loss_per_victim_yuan
+    FROM
+    (
+        -- One row per victim and category and age band. victim_key (migration 0007) hashes the ID-card
+        -- hash, else the phone hash, else the report itself. Both levels group on numbers only: at
+        -- four weeks of ten million reports a year there are about 750,000 victims, and carrying the
+        -- category and band strings for each of them cost more than grouping them.
+        SELECT
+            """
+    + _VICTIM_GROUP
+    + """ AS victim_group,
+            count() AS victim_reports,
+            sum(amount_lost_fen) AS victim_loss
+        FROM {db}.reports
+        WHERE
+"""
+    + _fact_filter("            ")
+    + """        GROUP BY victim_group, victim_key
+    )
+    GROUP BY victim_group
+) AS per_group
+-- The names of the few dozen groups, from a pass that keeps one row per group.
+INNER JOIN
+(
+    SELECT
+        """
+    + _VICTIM_GROUP
+    + """ AS victim_group,
+        any(category) AS group_category,
+        any(victim_age_band) AS group_band
     FROM {db}.reports
     WHERE
 """
     + _fact_filter("        ")
-    + """    GROUP BY victim_group, victim_key
-)
-GROUP BY victim_group
+    + """    GROUP BY victim_group
+) AS group_names USING victim_group
 ORDER BY category, age_band"""
 )
 
@@ -240,49 +269,67 @@ _REPEAT_CONTACTS = (
 (
     -- First pass: the leading contacts, from counts alone (WITH TIES keeps every contact with as many
     -- reports as the last one, so the final order and limit are exact). Region codes are 6-digit
-    -- numbers: counting them as UInt32 is exact and cheaper than hashing the strings.
-    SELECT groupArray(contact_key)
+    -- numbers: counting them as UInt32 is exact and cheaper than hashing the strings, and
+    -- uniqUpTo(n) >= n tells "at least n districts" exactly while keeping at most n of them per
+    -- contact (uniqExact kept them all). Beside each contact, the time of one report naming it.
+    SELECT (groupArray(contact_key), groupArray(seen_at))
     FROM
     (
-        SELECT contact_key
+        SELECT contact_key, any(reported_at) AS seen_at
         FROM {db}.reports
         ARRAY JOIN contact_keys AS contact_key
         WHERE
 """
     + _fact_filter("            ")
     + """        GROUP BY contact_key
-        HAVING count() >= {min_reports:UInt32} AND uniqExact(toUInt32OrZero(region_code)) >= {min_regions:UInt32}
+        HAVING count() >= {min_reports:UInt32}
+            AND uniqUpTo({min_regions:UInt32})(toUInt32OrZero(region_code)) >= {min_regions:UInt32}
         ORDER BY count() DESC
         LIMIT {top:UInt32} WITH TIES
     )
-) AS leading
-SELECT
-    any(named_contact) AS contact,
-    count() AS reports,
-    uniqExact(region_code) AS regions,
-    uniqExact(province_code) AS provinces,
-    arrayStringConcat(arraySort(groupUniqArray(category)), ',') AS categories,
-    round(sum(amount_lost_fen) / 100, 2) AS loss_yuan,
-    min("""
+) AS leading_found,
+leading_found.1 AS leading
+SELECT contact, reports, regions, provinces, categories, loss_yuan, first_seen, last_seen
+FROM
+(
+    -- Second pass, details for the leading contacts only: PREWHERE keeps the few reports naming one
+    -- of them. contact_keys (migration 0007) are the 64-bit hashes of a report's distinct non-empty
+    -- contacts, so a contact named twice in one report counts once.
+    SELECT
+        contact_key,
+        count() AS reports,
+        uniqExact(region_code) AS regions,
+        uniqExact(province_code) AS provinces,
+        arrayStringConcat(arraySort(groupUniqArray(category)), ',') AS categories,
+        round(sum(amount_lost_fen) / 100, 2) AS loss_yuan,
+        min("""
     + _FACT_DAY
     + """) AS first_seen,
-    max("""
+        max("""
     + _FACT_DAY
     + """) AS last_seen
-FROM {db}.reports
--- Side by side: the distinct non-empty contacts of a report and their 64-bit hashes (migration
--- 0007), so a contact named twice in one report counts once, and grouping is on the fixed-size hash.
-ARRAY JOIN
-    contact_keys AS contact_key,
-    arrayDistinct(arrayFilter(c -> c != '', scammer_contacts)) AS named_contact
--- Second pass, details for the leading contacts only: PREWHERE keeps the few reports naming one of
--- them before the contact strings are unpacked.
-PREWHERE hasAny(contact_keys, leading)
-WHERE
+    FROM {db}.reports
+    ARRAY JOIN contact_keys AS contact_key
+    PREWHERE hasAny(contact_keys, leading)
+    WHERE
 """
-    + _fact_filter("    ")
-    + """    AND has(leading, contact_key)
-GROUP BY contact_key
+    + _fact_filter("        ")
+    + """        AND has(leading, contact_key)
+    GROUP BY contact_key
+) AS leading_stats
+-- The contacts themselves, unpacked from one report each: those found at the times noted in the first
+-- pass (reported_at is in the sort key, so this reads a few granules, not every report naming them).
+-- The two arrays are side by side, contact_keys holding the hashes of the other one's strings.
+INNER JOIN
+(
+    SELECT contact_key, any(named_contact) AS contact
+    FROM {db}.reports
+    ARRAY JOIN
+        contact_keys AS contact_key,
+        arrayDistinct(arrayFilter(c -> c != '', scammer_contacts)) AS named_contact
+    WHERE has(leading_found.2, reported_at) AND has(leading, contact_key)
+    GROUP BY contact_key
+) AS leading_names USING contact_key
 ORDER BY reports DESC, regions DESC, contact
 LIMIT {top:UInt32}"""
 )
@@ -526,7 +573,7 @@ _INT_OPTIONS: Final[Mapping[str, tuple[int, int, int]]] = {  # default, smallest
     "top": (10, 1, 10_000),
     "days": (7, 1, 366),
     "min_reports": (3, 1, 1_000_000),
-    "min_regions": (2, 1, 10_000),
+    "min_regions": (2, 1, 100),  # the most uniqUpTo counts up to (repeat_contacts)
 }
 
 

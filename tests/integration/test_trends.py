@@ -544,6 +544,7 @@ def test_cli_lists_the_analyses() -> None:
         (["leak_share", "--top", "5"], "--top does not apply to leak_share"),
         (["rising_categories", "--days", "0"], "bad --days '0': must be between 1 and 366"),
         (["repeat_contacts", "--min-reports", "many"], "bad --min-reports 'many': not a whole number"),
+        (["repeat_contacts", "--min-regions", "101"], "bad --min-regions '101': must be between 1 and 100"),
         (
             ["top_regions", "--level", "city", "--population", "{pop}"],
             "population file has codes of another level than --level city: 420000",
