@@ -36,7 +36,7 @@ def _listing(fmt: str) -> None:
 @click.option("--top", help="How many rows (per category for top_regions) [default: 10]")
 @click.option("--days", help="Window of rising_categories in days [default: 7]")
 @click.option("--min-reports", help="repeat_contacts: at least this many reports [default: 3]")
-@click.option("--min-regions", help="repeat_contacts: from at least this many districts [default: 2]")
+@click.option("--min-regions", help="repeat_contacts: from at least this many districts, 1 to 100 [default: 2]")
 @click.option(
     "--population",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
