@@ -155,7 +155,7 @@ class LeakIndex:
             part = wanted[start : start + chunk]
             if self.bound_parameters:
                 # One String split in ClickHouse rather than an Array(String) literal: ClickHouse parses an
-                # array parameter element by element, ~2x the CPU of the whole lookup.
+                # array parameter element by element: 1.3-1.9x the CPU of the whole lookup (2,000 identifiers).
                 ids = _Preformatted(",".join(part))
                 result = self._client.query(select.format("splitByChar(',', {ids:String})"), parameters={"ids": ids})
             else:
