@@ -24,16 +24,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
 from sinks.leaks import LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_reports
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
-from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of
+from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of, with_leak_batch_ids
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class ReportSink:
         self._marks: dict[StreamKey, _StoredMark] = {}
         self._leaks = LeakIndex(client, database)
         self._contexts: dict[str, InsertContext] = {}
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-build")  # see `write`
 
     def setup(self) -> None:
         """Fail early, with a clear message, if the schema is missing."""
@@ -166,7 +169,9 @@ class ReportSink:
             self._load_marks(batch.messages)
             is_new, is_fresh = self._unwritten(batch.messages)
             new_reports = [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
-            all_new = len(new_reports) == len(rows)
+            # What is inserted is built in another thread while the leak join below waits for ClickHouse; the
+            # client stays in this thread (a client with a session takes one request at a time).
+            built = self._builder.submit(self._build, rows, is_new if new_reports else None, is_fresh)
             linked = 0
             if new_reports:
                 # The leak join, against the index as it is now. Links go in before their facts: a
@@ -175,24 +180,23 @@ class ReportSink:
                 # The other order could write facts whose links no retry would ever write.
                 matches = match_reports(self._leaks, new_reports)
                 categories = [c for c, new in zip(rows.categories, is_new.tolist(), strict=True) if new]
-                for table, links in (
+                for links_table, links in (
                     (VICTIM_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.victim
                                     for row in link_rows(r, c, m.victim, self._zone, "stream")]),
                     (SCAMMER_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.scammer
                                      for row in link_rows(r, c, m.scammer, self._zone, "stream")]),
                 ):  # fmt: skip
                     if links:
-                        self._insert(table, links, LINK_COLUMNS)
+                        self._insert(links_table, links, LINK_COLUMNS)
                 linked = sum(1 for m in matches if m.victim)
-                # Arrow, column by column: serialised natively, and no DESCRIBE (the schema travels along).
-                found = iter([m.victim_batch_ids if m.victim else () for m in matches])
-                leak_batch_ids = [next(found) if new else () for new in is_new.tolist()]
-                table = rows.table(leak_batch_ids, None if all_new else is_new)
+            table, stats = built.result()
+            if table is not None:
+                if linked:
+                    table = with_leak_batch_ids(table, [m.victim_batch_ids if m.victim else () for m in matches])
                 # optimize_on_insert = 0: the rollup views write a row per report and basis, which the
                 # rollups' merges combine anyway; combining them again in every insert cost ~20% of
                 # ClickHouse's CPU per report (migration 0015). Every rollup query aggregates.
                 self._client.insert_arrow(f"{self._database}.reports", table, settings={"optimize_on_insert": 0})
-            stats = rows.minute_stats(self._zone, None if is_fresh.all() else is_fresh) if is_fresh.any() else []
             if stats:
                 self._insert("report_stats_1m", stats, STATS_COLUMNS)
         except Exception:
@@ -222,6 +226,16 @@ class ReportSink:
                 new += [True] * count
             fresh += [offset > mark.stats_high] * count
         return np.array(new, bool), np.array(fresh, bool)
+
+    def _build(
+        self, rows: FactColumns, new: np.ndarray | None, fresh: np.ndarray
+    ) -> tuple[pa.Table | None, list[list[object]]]:
+        """The `reports` rows (those `new` selects, without their leak columns; None when `new` is None) as
+        Arrow, column by column (serialised natively, and no DESCRIBE: the schema travels along), and the
+        per-minute aggregates of the rows `fresh` selects."""
+        table = None if new is None else rows.table((), None if new.all() else new)
+        stats = rows.minute_stats(self._zone, None if fresh.all() else fresh) if fresh.any() else []
+        return table, stats
 
     def _insert(self, table: str, rows: list[list[object]], columns: Sequence[str]) -> None:
         """Insert rows into one of the database's tables, with its column types fetched once per sink:

@@ -306,13 +306,7 @@ class FactColumns:
         columns["category_evidence"] = pa.ListArray.from_arrays(
             pa.array(c.evidence_offsets.astype(np.int32)), pa.array(c.evidence, _STRING)
         )
-        if any(leak_batch_ids):
-            leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids]
-            columns["leak_linked"] = pa.array([1 if ids else 0 for ids in leaks], pa.uint8())
-            columns["leak_batch_ids"] = pa.array(leaks, _STRINGS)
-        else:  # nothing linked, as in most flushes: the same columns without a list per row
-            columns["leak_linked"] = pa.array(np.zeros(n, np.uint8))
-            columns["leak_batch_ids"] = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), _NO_STRINGS)
+        columns.update(leak_columns(leak_batch_ids, n))
         positions = [m.position for m in self.messages]
         columns["src_topic"] = pa.array(self._per_message([p.topic for p in positions], object), _STRING)
         columns["src_epoch"] = pa.array(self._per_message([p.epoch for p in positions], object), _STRING)
@@ -373,6 +367,29 @@ class FactColumns:
             for minute, category, region, stream, n, loss in zip(*columns, totals.column("loss_count").to_pylist(),
                                                                   totals.column("loss_sum").to_pylist(), strict=True)
         ]  # fmt: skip
+
+
+def leak_columns(leak_batch_ids: Sequence[Sequence[str]], n: int) -> dict[str, pa.Array]:
+    """`leak_linked` and `leak_batch_ids` of n rows, from each row's leak batches (none for all if empty)."""
+    if any(leak_batch_ids):
+        leaks = [sorted(set(ids)) if ids else [] for ids in leak_batch_ids]
+        return {
+            "leak_linked": pa.array([1 if ids else 0 for ids in leaks], pa.uint8()),
+            "leak_batch_ids": pa.array(leaks, _STRINGS),
+        }
+    # Nothing linked, as in most flushes: the same columns without a list per row.
+    return {
+        "leak_linked": pa.array(np.zeros(n, np.uint8)),
+        "leak_batch_ids": pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), _NO_STRINGS),
+    }
+
+
+def with_leak_batch_ids(table: pa.Table, leak_batch_ids: Sequence[Sequence[str]]) -> pa.Table:
+    """A `FactColumns.table` with the leak columns of its rows replaced (one entry per row of the table)."""
+    for name, column in leak_columns(leak_batch_ids, table.num_rows).items():
+        index = FACT_SCHEMA.get_field_index(name)
+        table = table.set_column(index, FACT_SCHEMA.field(index), column)
+    return table
 
 
 def _bounds(sizes: Sequence[int]) -> tuple[list[int], list[int]]:
