@@ -70,6 +70,7 @@ from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
 from fraudwatch.simulate import generate_reports
 from sinks.gateway import ClickHouseGateway
+from sinks.leaks import EMBEDDED_BOUND_CHUNK, lookup_chunk
 from sinks.migrate import migrate
 from sinks.writer import ReportSink
 from streams.categorizer import classify_columns
@@ -676,7 +677,7 @@ def measure_stages(
     client = clickhouse_connect.get_client(dsn=clickhouse_url)
     try:
         migrate(client, database, settings.timezone)
-        sink = ReportSink(client, database, zone)
+        sink = ReportSink(client, database, zone, leak_lookup_chunk=EMBEDDED_BOUND_CHUNK)  # the gateway, as in `up`
         sink.setup()
         # A first flush reads what ClickHouse holds of each partition and fetches the insert contexts:
         # once per sink, so it is not timed; the same reports follow at higher offsets, as in a stream.
@@ -1011,7 +1012,9 @@ class Bench:
         return f"{self.s.topic_prefix}.bench.scratch"
 
     def _child_env(self) -> dict[str, str]:
-        settings = self.s.model_copy(update={"clickhouse_url": self.worker_url})
+        # The worker reaches the bench's own embedded gateway by URL, so it is told what `up` would tell it.
+        chunk = lookup_chunk(self.s.leak_lookup_chunk, embedded=True)
+        settings = self.s.model_copy(update={"clickhouse_url": self.worker_url, "leak_lookup_chunk": chunk})
         env = settings.child_environment()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), os.environ.get("PYTHONPATH", "")) if p)
         return env

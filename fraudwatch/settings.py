@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         description="Longest the worker's Kafka fetch waits for data (Faust's own is a fixed 1.5 s)",
     )
 
+    leak_lookup_chunk: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Identifiers per leak-lookup query; unset = 8,000 on the embedded ClickHouse, 2,000 on a server "
+        "(its http_max_field_value_size, 128 KiB by default, bounds a query's parameters: raise both together)",
+    )
+
     retention_days: int | None = Field(default=None, ge=1, description="TTL of reports and minute stats; unset = keep")
     rollup_retention_days: int | None = Field(default=None, ge=1, description="TTL of hourly/daily rollups")
     # Thresholds of the 2017 judicial interpretation on personal-information crimes: law, not code.

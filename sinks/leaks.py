@@ -64,8 +64,19 @@ BATCH_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 # ClickHouse takes bound parameters of up to 128 KiB (http_max_field_value_size); a hashed identifier
 # is at most 50 characters with the comma after it.
 BOUND_CHUNK: Final = 2000
+# The embedded gateway has no such limit. Each query costs a fixed ~10-20 ms of CPU (HTTP, form,
+# analysis) whatever its size, which at 2,000 identifiers was over half of a flush's lookup: 68,000
+# identifiers took 0.80 s of CPU in 2,000-identifier queries and 0.36-0.42 s in 8,000-identifier ones.
+EMBEDDED_BOUND_CHUNK: Final = 8000
 # Inlined identifiers (see LeakIndex) must keep the statement under max_query_size (256 KiB).
 INLINE_CHUNK: Final = 4000
+
+
+def lookup_chunk(configured: int | None, embedded: bool) -> int:
+    """Identifiers per lookup query: as configured, else as large as the endpoint takes by default."""
+    if configured is not None:
+        return configured
+    return EMBEDDED_BOUND_CHUNK if embedded else BOUND_CHUNK
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +113,13 @@ class LeakIndex:
     of the HASHED_IDENTIFIER shape (hex digits and a kind name) are ever looked up.
     """
 
-    def __init__(self, client: Client, database: str, *, bound_parameters: bool | None = None) -> None:
+    def __init__(
+        self, client: Client, database: str, *, bound_parameters: bool | None = None, bound_chunk: int = BOUND_CHUNK
+    ) -> None:
         self._client = client
         self._database = database
         self._bound = bound_parameters  # None: probe the endpoint on first use
+        self._bound_chunk = bound_chunk
 
     @property
     def bound_parameters(self) -> bool:
@@ -121,7 +135,7 @@ class LeakIndex:
 
     @property
     def chunk(self) -> int:
-        return BOUND_CHUNK if self.bound_parameters else INLINE_CHUNK
+        return self._bound_chunk if self.bound_parameters else INLINE_CHUNK
 
     def check(self) -> None:
         """Fail early if the index table is missing, and settle how identifiers are sent."""

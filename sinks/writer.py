@@ -33,7 +33,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
-from sinks.leaks import LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_reports
+from sinks.leaks import BOUND_CHUNK, LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_reports
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
 from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of, with_leak_batch_ids
 
@@ -84,7 +84,7 @@ class ReportSink:
     """`add_message` (or `add`) buffers reports; `flush` writes them (leak links, facts, then per-minute
     aggregates) exactly once."""
 
-    def __init__(self, client: Client, database: str, zone: ZoneInfo) -> None:
+    def __init__(self, client: Client, database: str, zone: ZoneInfo, *, leak_lookup_chunk: int = BOUND_CHUNK) -> None:
         self._client = client
         self._database = database
         self._zone = zone
@@ -93,7 +93,7 @@ class ReportSink:
         self._dead_letters: list[DeadLetter] = []
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
-        self._leaks = LeakIndex(client, database)
+        self._leaks = LeakIndex(client, database, bound_chunk=leak_lookup_chunk)
         self._contexts: dict[str, InsertContext] = {}
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-build")  # see `write`
 

@@ -24,6 +24,7 @@ from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
 from sinks.alerts import AlertStore
 from sinks.clickhouse import connect
+from sinks.leaks import lookup_chunk
 from sinks.writer import PreparedBatch, ReportSink, load_lazy_imports
 from streams.alerting import AlertEngine, thresholds_of, webhook_of
 from streams.deadletter import dead_letter
@@ -307,7 +308,8 @@ def build_app(settings: Settings) -> faust.App:
     @app.task
     async def open_sink() -> None:
         client = await asyncio.to_thread(connect, settings)
-        sink = ReportSink(client, settings.clickhouse_database, settings.zone)
+        chunk = lookup_chunk(settings.leak_lookup_chunk, settings.embedded_clickhouse)
+        sink = ReportSink(client, settings.clickhouse_database, settings.zone, leak_lookup_chunk=chunk)
         await asyncio.to_thread(sink.setup)
         state["pipeline"] = IngestPipeline(sink, settings, first_positions, dead_letter_topic)
         sink_ready.set()

@@ -23,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 from fraudwatch.leaks_cmd import leaks
 from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
-from sinks.leaks import LeakIndex
+from sinks.leaks import EMBEDDED_BOUND_CHUNK, LeakIndex
 from sinks.writer import ReportSink
 from streams.envelope import SanitisedReport, encode_envelope
 from streams.facts import SourcePosition, facts_of
@@ -270,6 +270,13 @@ def test_lookup_sends_identifiers_bound_or_inlined_with_the_same_answer(
     assert probed.bound_parameters is True
     many = wanted + [f"phone:{i:032x}" for i in range(3_000)]
     assert probed.lookup(many) == LeakIndex(ch, database, bound_parameters=False).lookup(many) == inlined
+    # The embedded gateway's larger queries (beyond a server's 128 KiB of parameters) answer the same,
+    # hits spread over several of them.
+    most = [f"phone:{i:032x}" for i in range(20_000)]
+    spread = most[:7_000] + wanted[:30] + most[7_000:15_000] + wanted[30:] + most[15_000:]
+    embedded = LeakIndex(ch, database, bound_parameters=True, bound_chunk=EMBEDDED_BOUND_CHUNK)
+    assert embedded.chunk == EMBEDDED_BOUND_CHUNK
+    assert embedded.lookup(spread) == inlined
 
 
 # --- loading: idempotent ---------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Which identifiers a leak lookup sends: only strings of the HASHED_IDENTIFIER shape, checked in one pass
-where all of them are, one by one otherwise, with the same answer either way."""
+where all of them are, one by one otherwise, with the same answer either way; and how many per query."""
 
 from __future__ import annotations
 
 import random
 
-from sinks.leaks import HASHED_IDENTIFIER, _hashed
+from sinks.leaks import BOUND_CHUNK, EMBEDDED_BOUND_CHUNK, HASHED_IDENTIFIER, _hashed, lookup_chunk
 
 
 def _one_by_one(identifiers: list[str]) -> list[str]:
@@ -35,3 +35,9 @@ def test_anything_else_is_left_out_whatever_it_holds() -> None:
         for identifiers in ([bad], [*valid, bad], [bad, *valid], [valid[0], bad, valid[1]]):
             assert _hashed(identifiers) == _one_by_one(identifiers), identifiers
     assert _hashed([]) == []
+
+
+def test_lookup_queries_are_as_large_as_the_endpoint_takes() -> None:
+    assert lookup_chunk(None, embedded=True) == EMBEDDED_BOUND_CHUNK > BOUND_CHUNK
+    assert lookup_chunk(None, embedded=False) == BOUND_CHUNK
+    assert lookup_chunk(500, embedded=True) == lookup_chunk(500, embedded=False) == 500

@@ -155,6 +155,7 @@ def test_known_timezones_are_accepted(zone: str) -> None:
         ("rebalance_timeout_s", 1),
         ("flush_interval_s", 0),
         ("flush_max_rows", 0),
+        ("leak_lookup_chunk", 0),
     ],
 )
 def test_out_of_range_values_are_rejected(field: str, value: Any) -> None:
