@@ -70,7 +70,7 @@ from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
 from fraudwatch.simulate import generate_reports
 from sinks.gateway import ClickHouseGateway
-from sinks.leaks import EMBEDDED_BOUND_CHUNK, lookup_chunk
+from sinks.leaks import lookup_chunk
 from sinks.migrate import migrate
 from sinks.writer import ReportSink
 from streams.categorizer import classify_columns
@@ -677,7 +677,8 @@ def measure_stages(
     client = clickhouse_connect.get_client(dsn=clickhouse_url)
     try:
         migrate(client, database, settings.timezone)
-        sink = ReportSink(client, database, zone, leak_lookup_chunk=EMBEDDED_BOUND_CHUNK)  # the gateway, as in `up`
+        chunk = lookup_chunk(settings.leak_lookup_chunk, embedded=True)  # the bench's gateway, as in `up`
+        sink = ReportSink(client, database, zone, leak_lookup_chunk=chunk)
         sink.setup()
         # A first flush reads what ClickHouse holds of each partition and fetches the insert contexts:
         # once per sink, so it is not timed; the same reports follow at higher offsets, as in a stream.
