@@ -90,6 +90,18 @@ def _json_ready(value: Any) -> Any:
     help="Record the API with py-spy during the ingest section, one file per kind of request "
     "(NAME-single.EXT, NAME-batch.EXT; formats as --profile-worker)",
 )
+@click.option(
+    "--leak-identifiers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Size of the leak index the worker joins against [default: 1,000,000; 20,000 with --quick]",
+)
+@click.option(
+    "--leak-victim-share",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=None,
+    help="Share of the reports' victims whose identifiers are in the leak index [default: 0.5]",
+)
 @click.option("--keep-data", is_flag=True, help="Keep the temporary data directory and the processes' logs")
 def bench(
     reports: int | None,
@@ -99,6 +111,8 @@ def bench(
     rate_duration: float | None,
     profile_worker: Path | None,
     profile_api: Path | None,
+    leak_identifiers: int | None,
+    leak_victim_share: float | None,
     keep_data: bool,
 ) -> None:
     """Measure throughput, latency and memory of the whole platform on this machine."""
@@ -115,6 +129,10 @@ def bench(
         overrides["rates"] = rates
     if rate_duration is not None:
         overrides["rate_duration_s"] = rate_duration
+    if leak_identifiers is not None:
+        overrides["leak_identifiers"] = leak_identifiers
+    if leak_victim_share is not None:
+        overrides["leak_victim_share"] = leak_victim_share
     config = replace(config, **overrides)
     logs.configure("bench", "WARNING")  # the gateway and clients log at INFO; progress lines say enough
     # aiokafka logs every refused connection while the broker starts; the bench reports real failures itself.

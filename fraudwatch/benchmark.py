@@ -36,6 +36,7 @@ import math
 import multiprocessing
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -66,11 +67,12 @@ from fraudwatch.auth import new_token
 from fraudwatch.bench_detectors import measure_detectors
 from fraudwatch.broker import die_with_parent, ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.errors import FraudwatchError
+from fraudwatch.leaks import INFO_BIT, InfoType, class_mask
 from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
 from fraudwatch.simulate import generate_reports
 from sinks.gateway import ClickHouseGateway
-from sinks.leaks import lookup_chunk
+from sinks.leaks import RECORD_COLUMNS, lookup_chunk
 from sinks.migrate import migrate
 from sinks.writer import ReportSink
 from streams.categorizer import classify_columns
@@ -120,6 +122,10 @@ class BenchConfig:
     batch_size: int = 500
     open_loop_connections: int = 64
     stage_sample: int = 10_000
+    # The leak index the worker joins against: the identifiers of this share of the workload's distinct
+    # victims (and of a tenth as many scammer contacts), padded with unrelated identifiers to this size.
+    leak_identifiers: int = 1_000_000
+    leak_victim_share: float = 0.5
     seed: int = 20_241_128
     profile_worker: Path | None = None
     profile_api: Path | None = None
@@ -135,6 +141,7 @@ class BenchConfig:
             rate_duration_s=2.0,
             ingest_duration_s=2.0,
             stage_sample=1_000,
+            leak_identifiers=20_000,
         )
         return replace(small, **overrides)
 
@@ -502,6 +509,42 @@ def prepare_workload(config: BenchConfig, settings: Settings, progress: Progress
 # --- Kafka helpers ----------------------------------------------------------------------------------
 
 
+def leak_index_identifiers(workload: Workload, config: BenchConfig) -> dict[str, list[str]]:
+    """Batch id -> hashed identifiers of the bench's leak index: the victims of `leak_victim_share` of the
+    distinct reports, the scammer contacts of a tenth as many, and unrelated identifiers up to
+    `leak_identifiers` in all, so that lookups are answered from an index of a realistic size."""
+    threshold = int(config.leak_victim_share * 0x10000)
+
+    def picked(identifier: str, share_of_threshold: int = 1) -> bool:
+        # By the hash itself: deterministic, and independent of which report carries the identifier.
+        return int(identifier[-4:], 16) * share_of_threshold < threshold
+
+    victims: set[str] = set()
+    contacts: set[str] = set()
+    for report in workload.reports[: workload.unique]:
+        if report.victim_phone_hash and picked(report.victim_phone_hash):
+            victims.update(i for i in (report.victim_phone_hash, report.victim_id_hash) if i)
+        contacts.update(c for c in report.scammer_contacts if picked(c, 10))
+    filler_count = max(0, config.leak_identifiers - len(victims) - len(contacts))
+    rng = random.Random(config.seed)  # noqa: S311 (test data, not secrets)
+    filler = [f"phone:{rng.getrandbits(128):032x}" for _ in range(filler_count)]
+    return {"bench-victims": sorted(victims), "bench-scammers": sorted(contacts), "bench-unrelated": filler}
+
+
+def load_leak_index(client: Client, database: str, index: dict[str, list[str]]) -> int:
+    """Write the index into `leak_records` as `fraudwatch leaks load` would (same columns and masks)."""
+    mask = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]
+    suffix_of = {batch: f"\t{batch}\t{mask}\t{class_mask(mask)}\n" for batch in index}
+    written = 0
+    for batch, identifiers in index.items():
+        for start in range(0, len(identifiers), 500_000):
+            part = identifiers[start : start + 500_000]
+            body = suffix_of[batch].join(part) + suffix_of[batch]
+            client.raw_insert(f"{database}.leak_records", list(RECORD_COLUMNS), body.encode(), fmt="TabSeparated")
+            written += len(part)
+    return written
+
+
 def _producer(bootstrap: str) -> AIOKafkaProducer:
     # The API's producer settings: a baseline with different acks or batching would measure something else.
     return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1, max_request_size=4 * 1024 * 1024)
@@ -628,7 +671,12 @@ def without_compression(url: str) -> str:
 
 
 def measure_stages(
-    envelopes: Sequence[bytes], sample_reports: int, clickhouse_url: str, settings: Settings, topic: str
+    envelopes: Sequence[bytes],
+    sample_reports: int,
+    clickhouse_url: str,
+    settings: Settings,
+    topic: str,
+    leak_index: dict[str, list[str]],
 ) -> dict[str, Any]:
     """Single-threaded cost of each step of the worker's hot path, on a sample, in this process.
 
@@ -677,6 +725,7 @@ def measure_stages(
     client = clickhouse_connect.get_client(dsn=clickhouse_url)
     try:
         migrate(client, database, settings.timezone)
+        load_leak_index(client, database, leak_index)
         chunk = lookup_chunk(settings.leak_lookup_chunk, embedded=True)  # the bench's gateway, as in `up`
         sink = ReportSink(client, database, zone, leak_lookup_chunk=chunk)
         sink.setup()
@@ -926,11 +975,19 @@ class Bench:
         try:
             await self._start_platform()
             workload = await asyncio.to_thread(prepare_workload, self.config, self.s, self.progress)
+            leak_index = leak_index_identifiers(workload, self.config)
+            results["leak_index"] = await asyncio.to_thread(self._load_leak_index, leak_index)
             results["preload"] = await self._preload(workload)
             results["baseline"] = await self._baseline(workload)
             self.progress("stages: timing the worker's steps in-process on a sample")
             results["stages"] = await asyncio.to_thread(
-                measure_stages, workload.envelopes, self.config.stage_sample, self.worker_url, self.s, self.s.raw_topic
+                measure_stages,
+                workload.envelopes,
+                self.config.stage_sample,
+                self.worker_url,
+                self.s,
+                self.s.raw_topic,
+                leak_index,
             )
             results["pipeline"] = await self._pipeline(workload, results["baseline"])
             if "profile_path" in results["pipeline"]:
@@ -1043,6 +1100,17 @@ class Bench:
             self.progress(f"data and logs kept in {self.workdir}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _load_leak_index(self, index: dict[str, list[str]]) -> dict[str, Any]:
+        total = sum(len(ids) for ids in index.values())
+        self.progress(f"leak index: writing {total:,} identifiers ({len(index['bench-victims']):,} of victims)")
+        started = time.perf_counter()
+        written = load_leak_index(self.ch, self.s.clickhouse_database, index)
+        return {
+            "identifiers": written,
+            "by_batch": {batch: len(ids) for batch, ids in index.items()},
+            "seconds": round(time.perf_counter() - started, 2),
+        }
 
     def _count(self) -> int:
         return int(self.ch.query(f"SELECT count() FROM {self.s.clickhouse_database}.reports").result_rows[0][0])
@@ -1167,6 +1235,10 @@ class Bench:
             result["steady_reports_per_s"] = (n - first_rows[1]) / (finished - first_rows[0])
         if profile_path is not None:
             result["profile_path"] = str(profile_path)
+        linked = self.ch.query(
+            f"SELECT countIf(leak_linked != 0) FROM {self.s.clickhouse_database}.reports"
+        ).result_rows[0][0]
+        result["leak_linked_reports"] = int(linked)
         self.progress(f"pipeline: {n:,} reports in {seconds:.1f}s = {rate:,.0f} reports/s")
         return result
 
@@ -1515,6 +1587,14 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
             ("pipeline", "worker CPU per report: prepare, write (threads); GC",
              f"{_n(prepare, ' µs', 1)}, {_n(write, ' µs', 1)}; {_n(flushes.get('gc_us_per_report'), ' µs', 1)}",
              "by thread: " + ", ".join(f"{name} {_n(us, ' µs', 1)}" for name, us in busiest), "", "")
+        )  # fmt: skip
+    index = results.get("leak_index")
+    if index is not None and "leak_linked_reports" in pipe:
+        rows.append(
+            ("pipeline", "leak join: reports linked / index size",
+             f"{_n(pipe['leak_linked_reports'])} ({pipe['leak_linked_reports'] / pipe['reports']:.0%})",
+             f"{_n(index['identifiers'])} identifiers, {_n(index['by_batch'].get('bench-victims'))} of victims",
+             "", "")
         )  # fmt: skip
     detectors = results.get("detectors")
     if detectors:
