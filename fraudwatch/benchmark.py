@@ -727,7 +727,13 @@ def measure_stages(
         migrate(client, database, settings.timezone)
         load_leak_index(client, database, leak_index)
         chunk = lookup_chunk(settings.leak_lookup_chunk, embedded=True)  # the bench's gateway, as in `up`
-        sink = ReportSink(client, database, zone, leak_lookup_chunk=chunk)
+        sink = ReportSink(
+            client,
+            database,
+            zone,
+            leak_lookup_chunk=chunk,
+            leak_filter_max_identifiers=settings.leak_filter_max_identifiers,
+        )
         sink.setup()
         # A first flush reads what ClickHouse holds of each partition and fetches the insert contexts:
         # once per sink, so it is not timed; the same reports follow at higher offsets, as in a stream.

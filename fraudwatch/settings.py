@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         description="Identifiers per leak-lookup query; unset = 8,000 on the embedded ClickHouse, 2,000 on a server "
         "(its http_max_field_value_size, 128 KiB by default, bounds a query's parameters: raise both together)",
     )
+    leak_filter_max_identifiers: int = Field(
+        default=50_000_000,
+        ge=0,
+        description="Largest leak index the worker keeps a filter of (4 bytes an identifier), so that identifiers "
+        "in no batch are not sent to ClickHouse; 0 = no filter, every identifier is looked up",
+    )
 
     retention_days: int | None = Field(default=None, ge=1, description="TTL of reports and minute stats; unset = keep")
     rollup_retention_days: int | None = Field(default=None, ge=1, description="TTL of hourly/daily rollups")

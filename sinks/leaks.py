@@ -43,6 +43,7 @@ from fraudwatch.leaks import (
     record_class,
     severity,
 )
+from sinks.leak_filter import LeakFilter
 from streams.envelope import SanitisedReport
 from streams.facts import victim_identifiers
 
@@ -114,12 +115,21 @@ class LeakIndex:
     """
 
     def __init__(
-        self, client: Client, database: str, *, bound_parameters: bool | None = None, bound_chunk: int = BOUND_CHUNK
+        self,
+        client: Client,
+        database: str,
+        *,
+        bound_parameters: bool | None = None,
+        bound_chunk: int = BOUND_CHUNK,
+        filter_max_identifiers: int = 0,
     ) -> None:
         self._client = client
         self._database = database
         self._bound = bound_parameters  # None: probe the endpoint on first use
         self._bound_chunk = bound_chunk
+        self._filter = (
+            LeakFilter(client, database, max_identifiers=filter_max_identifiers) if filter_max_identifiers else None
+        )
 
     @property
     def bound_parameters(self) -> bool:
@@ -157,6 +167,9 @@ class LeakIndex:
         # Each distinct identifier checked once; in no particular order (sorting them cost as much as the check).
         wanted = _hashed(set(identifiers))
         found: dict[str, list[tuple[str, int]]] = {}
+        if wanted and self._filter is not None:
+            narrowed = self._filter.narrow(wanted)
+            wanted = wanted if narrowed is None else narrowed
         if not wanted:
             return found
         # GROUP BY: rows of one (identifier, batch) may sit in parts not merged yet.

@@ -84,7 +84,15 @@ class ReportSink:
     """`add_message` (or `add`) buffers reports; `flush` writes them (leak links, facts, then per-minute
     aggregates) exactly once."""
 
-    def __init__(self, client: Client, database: str, zone: ZoneInfo, *, leak_lookup_chunk: int = BOUND_CHUNK) -> None:
+    def __init__(
+        self,
+        client: Client,
+        database: str,
+        zone: ZoneInfo,
+        *,
+        leak_lookup_chunk: int = BOUND_CHUNK,
+        leak_filter_max_identifiers: int = 0,
+    ) -> None:
         self._client = client
         self._database = database
         self._zone = zone
@@ -93,7 +101,9 @@ class ReportSink:
         self._dead_letters: list[DeadLetter] = []
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
-        self._leaks = LeakIndex(client, database, bound_chunk=leak_lookup_chunk)
+        self._leaks = LeakIndex(
+            client, database, bound_chunk=leak_lookup_chunk, filter_max_identifiers=leak_filter_max_identifiers
+        )
         self._contexts: dict[str, InsertContext] = {}
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-build")  # see `write`
 

@@ -309,7 +309,13 @@ def build_app(settings: Settings) -> faust.App:
     async def open_sink() -> None:
         client = await asyncio.to_thread(connect, settings)
         chunk = lookup_chunk(settings.leak_lookup_chunk, settings.embedded_clickhouse)
-        sink = ReportSink(client, settings.clickhouse_database, settings.zone, leak_lookup_chunk=chunk)
+        sink = ReportSink(
+            client,
+            settings.clickhouse_database,
+            settings.zone,
+            leak_lookup_chunk=chunk,
+            leak_filter_max_identifiers=settings.leak_filter_max_identifiers,
+        )
         await asyncio.to_thread(sink.setup)
         state["pipeline"] = IngestPipeline(sink, settings, first_positions, dead_letter_topic)
         sink_ready.set()
