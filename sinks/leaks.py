@@ -4,7 +4,7 @@ The index is the table `leak_records` (identifier hash, batch), not worker state
 restarts and rebalances by construction, costs the worker no memory and no recovery time, and
 `fraudwatch leaks load` can fill it while the worker runs. The worker's sink calls `match_reports` once
 per flush, which looks every identifier of the flush up in one query per `LeakIndex.chunk`
-identifiers, and writes the links of exactly the reports it inserts (`link_rows`). `rescore` links
+identifiers, and writes the links of exactly the reports it inserts (`link_table`). `rescore` links
 reports that were processed before a batch was loaded.
 
 Identifiers are "kind:keyed-hash" strings throughout; no function here sees a raw identifier.
@@ -24,8 +24,9 @@ from itertools import chain
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
+import numpy as np
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
@@ -45,13 +46,21 @@ from fraudwatch.leaks import (
 )
 from sinks.leak_filter import LeakFilter
 from streams.envelope import SanitisedReport
-from streams.facts import victim_identifiers
+from streams.facts import millis, victim_identifiers
 
 log = logging.getLogger(__name__)
 
 RECORD_COLUMNS: Final = ("identifier", "batch_id", "info_mask", "class_mask")
 LINK_COLUMNS: Final = (
     "report_id", "batch_id", "category", "amount_lost_fen", "reported_at", "identifiers", "info_mask", "linked_by",
+)  # fmt: skip
+LINK_SCHEMA: Final = pa.schema(
+    zip(
+        LINK_COLUMNS,
+        [pa.string(), pa.string(), pa.string(), pa.uint64(), pa.timestamp("ms", tz="UTC"), pa.list_(pa.string()),
+         pa.uint32(), pa.string()],
+        strict=True,
+    )
 )  # fmt: skip
 VICTIM_LINKS: Final = "report_leak_links"
 SCAMMER_LINKS: Final = "scammer_leak_links"
@@ -235,19 +244,28 @@ def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]
 
 def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[LeakMatch]:
     """One LeakMatch per report (NO_MATCH for most), from a single lookup of all their identifiers."""
-    # Gathered field by field (C-level maps), not report by report: nearly every flush matches nothing.
-    wanted = set(map(_PHONE, reports))
-    wanted.update(map(_ID, reports))
-    wanted.update(chain.from_iterable(map(_CONTACTS, reports)))
+    # Field by field with C-level maps, not report by report: most reports of a flush match nothing, and
+    # only the ones that do are looked at one by one.
+    phones = list(map(_PHONE, reports))
+    ids = list(map(_ID, reports))
+    contacts = list(map(_CONTACTS, reports))
+    wanted = set(phones)
+    wanted.update(ids)
+    wanted.update(chain.from_iterable(contacts))
     wanted.discard("")  # a victim identifier left empty is no identifier (`victim_identifiers`)
     hits = index.lookup(wanted) if wanted else {}
     if not hits:
         return [NO_MATCH] * len(reports)
-    matches = []
-    for r in reports:
-        ids = victim_identifiers(r)
-        matched = any(i in hits for i in (*ids, *r.scammer_contacts))
-        matches.append(LeakMatch(_matches(ids, hits), _matches(r.scammer_contacts, hits)) if matched else NO_MATCH)
+    found = hits.__contains__
+    matched = np.fromiter(map(found, phones), bool, len(reports)) | np.fromiter(map(found, ids), bool, len(reports))
+    counts = np.fromiter(map(len, contacts), np.int64, len(reports))
+    flat = list(chain.from_iterable(contacts))
+    owners = np.repeat(np.arange(len(reports)), counts)[np.fromiter(map(found, flat), bool, len(flat))]
+    matched[owners] = True
+    matches = [NO_MATCH] * len(reports)
+    for k in np.flatnonzero(matched).tolist():
+        r = reports[k]
+        matches[k] = LeakMatch(_matches(victim_identifiers(r), hits), _matches(r.scammer_contacts, hits))
     return matches
 
 
@@ -256,16 +274,45 @@ _ID: Final = attrgetter("victim_id_hash")
 _CONTACTS: Final = attrgetter("scammer_contacts")
 
 
-def link_rows(
-    report: SanitisedReport, category: str, batches: Mapping[str, BatchMatch], zone: ZoneInfo, linked_by: str
-) -> list[list[object]]:
-    """Rows for report_leak_links or scammer_leak_links (LINK_COLUMNS), one per batch."""
-    r = report
-    return [
-        [r.report_id, batch_id, category, r.amount_lost_fen, r.reported_at.astimezone(zone),
-         sorted(m.identifiers), m.info_mask, linked_by]
-        for batch_id, m in sorted(batches.items())
-    ]  # fmt: skip
+def link_table(
+    reports: Sequence[SanitisedReport],
+    categories: Sequence[str],
+    reported: pa.Array,
+    batches: Sequence[Mapping[str, BatchMatch]],
+    linked_by: str,
+) -> pa.Table | None:
+    """report_leak_links or scammer_leak_links rows (LINK_SCHEMA), one per (report, batch) of `batches`; the
+    sequences are aligned, one entry per report (`reported`: its `reported_at`, as `FactColumns.reported`).
+    None when no report matched. Columns rather than rows: clickhouse-connect serialises rows value by value
+    in Python, which cost the worker more than finding the links."""
+    at: list[int] = []
+    batch_ids: list[str] = []
+    identifiers: list[list[str]] = []
+    masks: list[int] = []
+    for k, found in enumerate(batches):
+        if found:
+            for batch_id, match in sorted(found.items()):
+                at.append(k)
+                batch_ids.append(batch_id)
+                identifiers.append(sorted(match.identifiers))
+                masks.append(match.info_mask)
+    if not at:
+        return None
+    linked = [reports[k] for k in at]
+    columns = [
+        [r.report_id for r in linked],
+        batch_ids,
+        [categories[k] for k in at],
+        [r.amount_lost_fen for r in linked],
+        millis(reported.take(pa.array(at, pa.int64()))),
+        identifiers,
+        masks,
+        [linked_by] * len(at),
+    ]
+    return pa.Table.from_arrays(
+        [pa.array(c, f.type) if isinstance(c, list) else c for c, f in zip(columns, LINK_SCHEMA, strict=True)],
+        schema=LINK_SCHEMA,
+    )
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -33,13 +34,16 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
-from sinks.leaks import BOUND_CHUNK, LINK_COLUMNS, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_rows, match_reports
+from sinks.leaks import BOUND_CHUNK, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_table, match_reports
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
 from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of, with_leak_batch_ids
 
 log = logging.getLogger(__name__)
 
 StreamKey = tuple[str, str, int]
+
+_VICTIM = attrgetter("victim")
+_SCAMMER = attrgetter("scammer")
 
 
 @dataclass
@@ -178,7 +182,12 @@ class ReportSink:
                 batch.letters = []
             self._load_marks(batch.messages)
             is_new, is_fresh = self._unwritten(batch.messages)
-            new_reports = [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
+            everything_new = bool(is_new.all())
+            new_reports = (
+                rows.reports
+                if everything_new
+                else [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
+            )
             # What is inserted is built in another thread while the leak join below waits for ClickHouse; the
             # client stays in this thread (a client with a session takes one request at a time).
             built = self._builder.submit(self._build, rows, is_new if new_reports else None, is_fresh)
@@ -189,15 +198,15 @@ class ReportSink:
                 # them again, which the links' ReplacingMergeTree key (batch_id, report_id) absorbs.
                 # The other order could write facts whose links no retry would ever write.
                 matches = match_reports(self._leaks, new_reports)
-                categories = [c for c, new in zip(rows.categories, is_new.tolist(), strict=True) if new]
-                for links_table, links in (
-                    (VICTIM_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.victim
-                                    for row in link_rows(r, c, m.victim, self._zone, "stream")]),
-                    (SCAMMER_LINKS, [row for r, c, m in zip(new_reports, categories, matches, strict=True) if m.scammer
-                                     for row in link_rows(r, c, m.scammer, self._zone, "stream")]),
-                ):  # fmt: skip
-                    if links:
-                        self._insert(links_table, links, LINK_COLUMNS)
+                if any(m.victim or m.scammer for m in matches):
+                    categories, reported = rows.categories, rows.reported
+                    if not everything_new:
+                        categories = [c for c, new in zip(categories, is_new.tolist(), strict=True) if new]
+                        reported = reported.filter(pa.array(is_new))
+                    for links_table, side in ((VICTIM_LINKS, _VICTIM), (SCAMMER_LINKS, _SCAMMER)):
+                        links = link_table(new_reports, categories, reported, list(map(side, matches)), "stream")
+                        if links is not None:
+                            self._client.insert_arrow(f"{self._database}.{links_table}", links)
                 linked = sum(1 for m in matches if m.victim)
             table, stats = built.result()
             if table is not None:

@@ -227,7 +227,8 @@ def _instants(moments: Sequence[object]) -> pa.Array:
     return pa.array(moments, _MICROS)
 
 
-def _millis(micros: pa.Array) -> pa.Array:
+def millis(micros: pa.Array) -> pa.Array:
+    """Instants of `_instants` as the millisecond ticks of a DateTime64(3) column."""
     # The cast drops the sub-millisecond part (towards zero, which differs from flooring only before 1970).
     return micros.cast(_MILLIS, safe=False)
 
@@ -295,8 +296,8 @@ class FactColumns:
         n = len(self.reports)
         columns = {name: pa.array(values, FACT_SCHEMA.field(name).type) for name, values in self._values.items()
                    if name not in ("reported_at", "occurred_at")}  # fmt: skip
-        columns["reported_at"] = _millis(self.reported)
-        columns["occurred_at"] = _millis(_instants(self._values["occurred_at"]))
+        columns["reported_at"] = millis(self.reported)
+        columns["occurred_at"] = millis(_instants(self._values["occurred_at"]))
         regions = self._values["region_code"]
         columns["province_code"] = pa.array(map(province_of, regions), _STRING, size=n)  # type: ignore[arg-type]
         columns["city_code"] = pa.array(map(city_of, regions), _STRING, size=n)  # type: ignore[arg-type]
