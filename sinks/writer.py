@@ -6,14 +6,15 @@ offset, some of which ClickHouse may already hold. Every fact row records its so
 offset it covers, so before writing a partition it has not seen since start-up, the sink asks
 ClickHouse what it already holds and leaves that out: facts by exact position, aggregates by
 offset watermark. The caller commits offsets only after `flush` (or `write`) returned, which bounds
-the window that can be redelivered. `flush` is `prepare` (what needs nothing from ClickHouse: merging
-double deliveries, classification, the columns) then `write`; the worker prepares the next batch
+the window that can be redelivered. `flush` is `prepare` (what does not depend on what ClickHouse holds:
+merging double deliveries, classification, the columns) then `write`; the worker prepares the next batch
 while the previous one is being written.
 
 The leak join happens here too: the facts a flush inserts are looked up in the leak index
 (sinks.leaks) in one go, their rows carry the batches holding their victim (leak_linked,
 leak_batch_ids), and their victim and scammer links are written in the same flush, for exactly
-the facts inserted.
+the facts inserted. With a client of its own for it (the worker's case), the lookup runs in `prepare`,
+so it overlaps the previous batch's write rather than delaying this one's insert.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
-from sinks.leaks import BOUND_CHUNK, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, link_table, match_reports
+from sinks.leaks import BOUND_CHUNK, SCAMMER_LINKS, VICTIM_LINKS, LeakIndex, LeakMatch, link_table, match_reports
 from streams.deadletter import DEAD_LETTER_COLUMNS, DeadLetter
 from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of, with_leak_batch_ids
 
@@ -74,6 +75,8 @@ class PreparedBatch:
     columns: FactColumns
     letters: list[DeadLetter]
     prepare_seconds: float
+    # The leak join of every report, done while preparing when the sink has a client of its own for it.
+    matches: list[LeakMatch] | None = None
 
 
 def load_lazy_imports() -> None:
@@ -96,7 +99,11 @@ class ReportSink:
         *,
         leak_lookup_chunk: int = BOUND_CHUNK,
         leak_filter_max_identifiers: int = 0,
+        lookup_client: Client | None = None,
     ) -> None:
+        """`lookup_client`: a second client (no server session, or one of its own), for the leak join to run
+        while the batch is prepared, that is while the previous batch is being written, instead of in the
+        write, between that batch's turn and its insert."""
         self._client = client
         self._database = database
         self._zone = zone
@@ -106,8 +113,12 @@ class ReportSink:
         self._buffer_lock = threading.Lock()  # `add` may run while a flush writes in another thread
         self._marks: dict[StreamKey, _StoredMark] = {}
         self._leaks = LeakIndex(
-            client, database, bound_chunk=leak_lookup_chunk, filter_max_identifiers=leak_filter_max_identifiers
+            lookup_client or client,
+            database,
+            bound_chunk=leak_lookup_chunk,
+            filter_max_identifiers=leak_filter_max_identifiers,
         )
+        self._join_early = lookup_client is not None
         self._contexts: dict[str, InsertContext] = {}
         self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-build")  # see `write`
 
@@ -155,16 +166,20 @@ class ReportSink:
             raise
 
     def prepare(self) -> PreparedBatch:
-        """Take everything buffered and do the work that needs nothing from ClickHouse: merge double
-        deliveries, classify, gather the columns. May run while another batch is being written, which
-        is what keeps the worker busy while ClickHouse takes the previous batch."""
+        """Take everything buffered and do the work that does not depend on what ClickHouse holds: merge
+        double deliveries, classify, gather the columns (and the leak join, given a `lookup_client`). May run
+        while another batch is being written, which is what keeps the worker busy while ClickHouse takes the
+        previous batch."""
         started = time.perf_counter()
         with self._buffer_lock:
             messages, self._buffer = self._buffer, []
             self._buffered_reports = 0
             letters, self._dead_letters = self._dead_letters, []
         messages = _distinct(messages)
-        return PreparedBatch(messages, FactColumns(messages), letters, time.perf_counter() - started)
+        rows = FactColumns(messages)
+        # All of the batch's reports are joined, a few of which the write may then find already stored.
+        matches = match_reports(self._leaks, rows.reports) if self._join_early and rows.reports else None
+        return PreparedBatch(messages, rows, letters, time.perf_counter() - started, matches)
 
     def write(self, batch: PreparedBatch) -> FlushResult:
         """Write a prepared batch: what ClickHouse lacks of it is decided now, from the marks, so batches
@@ -197,7 +212,12 @@ class ReportSink:
                 # crash in between leaves the facts unwritten, so the retry looks them up and links
                 # them again, which the links' ReplacingMergeTree key (batch_id, report_id) absorbs.
                 # The other order could write facts whose links no retry would ever write.
-                matches = match_reports(self._leaks, new_reports)
+                if batch.matches is None:
+                    matches = match_reports(self._leaks, new_reports)
+                elif everything_new:
+                    matches = batch.matches
+                else:
+                    matches = [m for m, new in zip(batch.matches, is_new.tolist(), strict=True) if new]
                 if any(m.victim or m.scammer for m in matches):
                     categories, reported = rows.categories, rows.reported
                     if not everything_new:

@@ -315,6 +315,7 @@ def build_app(settings: Settings) -> faust.App:
             settings.zone,
             leak_lookup_chunk=chunk,
             leak_filter_max_identifiers=settings.leak_filter_max_identifiers,
+            lookup_client=await asyncio.to_thread(connect, settings),
         )
         await asyncio.to_thread(sink.setup)
         state["pipeline"] = IngestPipeline(sink, settings, first_positions, dead_letter_topic)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import clickhouse_connect
 import pytest
 from click.testing import CliRunner, Result
 from clickhouse_connect.driver.client import Client
@@ -227,13 +228,20 @@ class _FailingInsertOnce:
         return getattr(self._client, name)
 
 
+@pytest.mark.parametrize("join", ["in the write", "while preparing, with a lookup client and the filter"])
 def test_links_are_written_once_per_inserted_fact(
-    clickhouse_url: str, ch: Client, database: str, tmp_path: Path
+    clickhouse_url: str, ch: Client, database: str, tmp_path: Path, join: str
 ) -> None:
     load_a(clickhouse_url, database, write_batch_a(tmp_path / "a.csv"))
     reports = make_reports()
     flaky = _FailingInsertOnce(ch)
-    sink = ReportSink(flaky, database, SHANGHAI)  # type: ignore[arg-type]
+    early: dict[str, Any] = {}
+    if join != "in the write":
+        early = {
+            "lookup_client": clickhouse_connect.get_client(dsn=clickhouse_url),
+            "leak_filter_max_identifiers": 10**6,
+        }
+    sink = ReportSink(flaky, database, SHANGHAI, **early)  # type: ignore[arg-type]
     sink.setup()
     sink.add(sink_facts(reports))
     with pytest.raises(ConnectionError):
