@@ -1,7 +1,8 @@
 """The leak index in ClickHouse: loading it, looking identifiers up in it, linking reports to batches.
 
 The index is the table `leak_records` (identifier hash, batch), not worker state: it survives worker
-restarts and rebalances by construction, costs the worker no memory and no recovery time, and
+restarts and rebalances by construction, costs the worker no recovery time and little memory (a
+4-byte fingerprint per identifier, sinks.leak_filter, so that identifiers in no batch are not sent), and
 `fraudwatch leaks load` can fill it while the worker runs. The worker's sink calls `match_reports` once
 per flush, which looks every identifier of the flush up in one query per `LeakIndex.chunk`
 identifiers, and writes the links of exactly the reports it inserts (`link_table`). `rescore` links
@@ -121,6 +122,9 @@ class LeakIndex:
     embedded gateway (sinks/gateway.py) take. An endpoint that does not is found out by `check`, and
     the identifiers are then inlined into the statement instead, which is safe because only strings
     of the HASHED_IDENTIFIER shape (hex digits and a kind name) are ever looked up.
+
+    With `filter_max_identifiers`, only the identifiers that the worker's filter of the index
+    (sinks.leak_filter) lets through are sent, with the same answer.
     """
 
     def __init__(
@@ -157,9 +161,11 @@ class LeakIndex:
         return self._bound_chunk if self.bound_parameters else INLINE_CHUNK
 
     def check(self) -> None:
-        """Fail early if the index table is missing, and settle how identifiers are sent."""
+        """Fail early if the index table is missing, settle how identifiers are sent, build the filter."""
         self._client.query(f"SELECT 1 FROM {self._database}.leak_records LIMIT 0")
         _ = self.bound_parameters
+        if self._filter is not None:
+            self._filter.refresh()
 
     def _probe(self) -> bool:
         sample = [f"probe:{i:032x}" for i in range(128)]  # more than 4 KiB once encoded
