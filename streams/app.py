@@ -171,11 +171,28 @@ class IngestPipeline:
         only make smaller batches, which cost ClickHouse more per report."""
         return self._prepare_lock.locked() or self._writes_waiting > 0
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is being prepared or written: the periodic flush starts one only then. While a write is in
+        flight, what arrives waits for it (or for the buffer to fill): a flush started meanwhile would only
+        queue a smaller batch behind it, which costs ClickHouse more per report and arrives hardly sooner."""
+        return not self.flushing and not self._writes
+
     async def flush(self) -> None:
         """Write everything accepted so far; returns once ClickHouse holds it and its events are acked."""
         write = await self.start_flush()
         if write is not None:
             await write
+
+    async def flush_full_buffer(self) -> None:
+        """The buffer is full: prepare it and queue its write, then wait only for the writes queued before
+        it. So the next batch is consumed and prepared while ClickHouse takes this one, and at most two
+        batches are in flight (one being written, one prepared) besides the one filling. Waiting for this
+        batch's own write instead left the worker idle for the whole of every write."""
+        earlier = list(self._writes)
+        await self.start_flush()
+        if earlier:
+            await asyncio.wait(earlier)
 
     async def start_flush(self) -> asyncio.Task[None] | None:
         """Prepare what is buffered (classification and columns, in a thread) and queue its write; returns
@@ -331,12 +348,12 @@ def build_app(settings: Settings) -> faust.App:
         async for event in stream.noack().events():
             await glue.accept(event)
             if glue.must_flush:
-                await glue.flush()
+                await glue.flush_full_buffer()
 
     @app.timer(interval=settings.flush_interval_s)
     async def flush_periodically() -> None:
         # Not waiting for the write: the next batch is prepared while ClickHouse takes this one.
-        if "pipeline" in state and not state["pipeline"].flushing:
+        if "pipeline" in state and state["pipeline"].idle:
             await state["pipeline"].start_flush()
 
     async def publish_alert(key: bytes, value: bytes) -> None:
