@@ -201,11 +201,15 @@ class LeakIndex:
                 # One String split in ClickHouse rather than an Array(String) literal: ClickHouse parses an
                 # array parameter element by element: 1.3-1.9x the CPU of the whole lookup (2,000 identifiers).
                 ids = _Preformatted(",".join(part))
-                result = self._client.query(select.format("splitByChar(',', {ids:String})"), parameters={"ids": ids})
+                query, parameters = select.format("splitByChar(',', {ids:String})"), {"ids": ids}
             else:
-                result = self._client.query(select.format("('" + "','".join(part) + "')"))
-            for identifier, batch_id, mask in result.result_rows:
-                found.setdefault(str(identifier), []).append((str(batch_id), int(mask)))
+                query, parameters = select.format("('" + "','".join(part) + "')"), {}
+            # As Arrow: with a batch's victims in the index there is a row per hit, which clickhouse-connect's
+            # own format decodes value by value in Python (~2.5 µs a row against ~1 µs).
+            result = self._client.query_arrow(query, parameters=parameters)
+            columns = [result.column(k).to_pylist() for k in range(3)]
+            for identifier, batch_id, mask in zip(*columns, strict=True):
+                found.setdefault(identifier, []).append((batch_id, mask))
         return found
 
 
