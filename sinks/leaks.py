@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import chain
 from operator import attrgetter
-from types import TracebackType
-from typing import Any, Final
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -90,20 +90,23 @@ def lookup_chunk(configured: int | None, embedded: bool) -> int:
     return EMBEDDED_BOUND_CHUNK if embedded else BOUND_CHUNK
 
 
-@dataclass(frozen=True, slots=True)
-class BatchMatch:
+# Named tuples rather than frozen dataclasses: one of each per linked report, and a frozen dataclass's
+# __init__ (an object.__setattr__ per field) cost several times as much.
+class BatchMatch(NamedTuple):
     """A report's identifiers found in one batch, and what the batch's records of them expose."""
 
     identifiers: tuple[str, ...]
     info_mask: int
 
 
-@dataclass(frozen=True, slots=True)
-class LeakMatch:
+_NO_BATCHES: Final[Mapping[str, BatchMatch]] = MappingProxyType({})
+
+
+class LeakMatch(NamedTuple):
     """What one report's identifiers matched, by batch: the victim's, and separately the scammer's."""
 
-    victim: Mapping[str, BatchMatch] = field(default_factory=dict)
-    scammer: Mapping[str, BatchMatch] = field(default_factory=dict)
+    victim: Mapping[str, BatchMatch] = _NO_BATCHES
+    scammer: Mapping[str, BatchMatch] = _NO_BATCHES
 
     @property
     def victim_batch_ids(self) -> list[str]:
@@ -244,12 +247,16 @@ class _Preformatted:
 
 
 def _matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]]]) -> dict[str, BatchMatch]:
-    by_batch: dict[str, tuple[list[str], int]] = {}
-    for identifier in dict.fromkeys(identifiers):
+    """The batches holding any of the identifiers: which of them (each once, in order) and their masks OR-ed."""
+    by_batch: dict[str, BatchMatch] = {}
+    for identifier in identifiers:
         for batch_id, mask in hits.get(identifier, ()):
-            ids, known = by_batch.get(batch_id, ([], 0))
-            by_batch[batch_id] = ([*ids, identifier], known | mask)
-    return {b: BatchMatch(tuple(ids), mask) for b, (ids, mask) in by_batch.items()}
+            known = by_batch.get(batch_id)
+            if known is None:
+                by_batch[batch_id] = BatchMatch((identifier,), mask)
+            elif identifier not in known.identifiers:
+                by_batch[batch_id] = BatchMatch((*known.identifiers, identifier), known.info_mask | mask)
+    return by_batch
 
 
 def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[LeakMatch]:

@@ -5,7 +5,7 @@ how the answer is matched back to each report (against a per-report reference, w
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -16,10 +16,10 @@ from sinks.leaks import (
     EMBEDDED_BOUND_CHUNK,
     HASHED_IDENTIFIER,
     NO_MATCH,
+    BatchMatch,
     LeakIndex,
     LeakMatch,
     _hashed,
-    _matches,
     lookup_chunk,
     match_reports,
 )
@@ -76,10 +76,19 @@ class _IndexDouble(LeakIndex):
         return {i: self.known[i] for i in set(identifiers) if i in self.known}
 
 
+def _reference_matches(identifiers: Sequence[str], hits: Mapping[str, list[tuple[str, int]]]) -> dict[str, BatchMatch]:
+    by_batch: dict[str, tuple[list[str], int]] = {}
+    for identifier in dict.fromkeys(identifiers):
+        for batch_id, mask in hits.get(identifier, ()):
+            ids, known = by_batch.get(batch_id, ([], 0))
+            by_batch[batch_id] = ([*ids, identifier], known | mask)
+    return {b: BatchMatch(tuple(ids), mask) for b, (ids, mask) in by_batch.items()}
+
+
 def _per_report(index: LeakIndex, reports: list[SanitisedReport]) -> list[LeakMatch]:
     hits = index.lookup({i for r in reports for i in (*victim_identifiers(r), *r.scammer_contacts)})
     return [
-        LeakMatch(_matches(victim_identifiers(r), hits), _matches(r.scammer_contacts, hits))
+        LeakMatch(_reference_matches(victim_identifiers(r), hits), _reference_matches(r.scammer_contacts, hits))
         if any(i in hits for i in (*victim_identifiers(r), *r.scammer_contacts))
         else NO_MATCH
         for r in reports
