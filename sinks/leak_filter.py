@@ -40,21 +40,50 @@ Version = tuple[str, int]
 FINGERPRINT_HEX: Final = 8
 
 
-def fingerprints(identifiers: Sequence[str]) -> np.ndarray:
-    """uint32 fingerprints of HASHED_IDENTIFIER strings (which end in hex digits), in their order."""
+# Lower-case hex digit -> its value; any other byte -> 16 (not a digit).
+_NIBBLE: Final = np.full(256, 16, np.uint8)
+_NIBBLE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_TAIL: Final = np.arange(-FINGERPRINT_HEX, 0)
+
+
+def fingerprints(identifiers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(uint32 fingerprint, whether it has one) of each identifier, in order: the value of its last 8 characters
+    if they are lower-case hex digits (as in every HASHED_IDENTIFIER), read for all identifiers at once."""
     if not identifiers:
-        return np.empty(0, np.uint32)
-    tails = "".join([identifier[-FINGERPRINT_HEX:] for identifier in identifiers])
-    return np.frombuffer(bytes.fromhex(tails), dtype=">u4").astype(np.uint32)
+        return np.empty(0, np.uint32), np.empty(0, bool)
+    joined = np.frombuffer(("\n".join(identifiers) + "\n").encode(), np.uint8)
+    ends = np.flatnonzero(joined == ord("\n"))
+    if len(ends) != len(identifiers):  # an identifier holding a line break: none of the HASHED_IDENTIFIER shape
+        return _fingerprints_one_by_one(identifiers)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    digits = _NIBBLE[joined[(ends[:, None] + _TAIL).clip(min=0)]]
+    has = (ends - starts >= FINGERPRINT_HEX) & (digits < 16).all(axis=1)
+    values = np.zeros(len(identifiers), np.uint32)
+    for column in digits.T.astype(np.uint32):
+        values = (values << 4) | column
+    return values, has
+
+
+def _fingerprints_one_by_one(identifiers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    tails = [i[-FINGERPRINT_HEX:] for i in identifiers]
+    has = np.array([len(t) == FINGERPRINT_HEX and all(c in "0123456789abcdef" for c in t) for t in tails], bool)
+    values = np.array([int(t, 16) if ok else 0 for t, ok in zip(tails, has.tolist(), strict=True)], np.uint32)
+    return values, has
 
 
 def candidates(identifiers: Sequence[str], known: np.ndarray) -> list[str]:
-    """The identifiers whose fingerprint is in `known` (sorted, unique uint32)."""
-    if not identifiers or not len(known):
+    """The identifiers whose fingerprint is in `known` (sorted, unique uint32), and those without one (which
+    the lookup leaves out anyway, as not of the HASHED_IDENTIFIER shape)."""
+    if not identifiers:
         return []
-    wanted = fingerprints(identifiers)
-    at = np.searchsorted(known, wanted).clip(max=len(known) - 1)
-    return [identifiers[i] for i in np.flatnonzero(known[at] == wanted).tolist()]
+    wanted, has = fingerprints(identifiers)
+    found = ~has
+    if len(known):
+        # Looked up in ascending order: the binary searches then walk `known` in order, ~3x faster.
+        order = np.argsort(wanted)
+        at = np.searchsorted(known, wanted[order]).clip(max=len(known) - 1)
+        found[order] |= known[at] == wanted[order]
+    return [identifiers[i] for i in np.flatnonzero(found).tolist()]
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

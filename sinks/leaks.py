@@ -183,16 +183,19 @@ class LeakIndex:
     def lookup(self, identifiers: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """identifier -> [(batch_id, info_mask)] for the identifiers that are in some batch."""
         # Each distinct identifier checked once; in no particular order (sorting them cost as much as the check).
-        wanted = _hashed(set(identifiers))
+        # The filter first: it is a test of each identifier alone, so the shape check after it keeps the same
+        # ones, and checks far fewer.
+        distinct = list(set(identifiers))
+        narrowed = self._filter.narrow(distinct) if distinct and self._filter is not None else None
+        wanted = _hashed(distinct if narrowed is None else narrowed)
         found: dict[str, list[tuple[str, int]]] = {}
-        if wanted and self._filter is not None:
-            narrowed = self._filter.narrow(wanted)
-            wanted = wanted if narrowed is None else narrowed
         if not wanted:
             return found
         # GROUP BY: rows of one (identifier, batch) may sit in parts not merged yet.
         select = (
-            f"SELECT identifier, batch_id, groupBitOr(info_mask) FROM {self._database}.leak_records "
+            # batch_id as a plain String: a LowCardinality column arrives as an Arrow dictionary, whose values
+            # pyarrow converts to Python ~50x slower (~1.8 µs each).
+            f"SELECT identifier, toString(batch_id), groupBitOr(info_mask) FROM {self._database}.leak_records "
             "WHERE identifier IN {} GROUP BY identifier, batch_id"
         )
         chunk = self.chunk
