@@ -506,13 +506,17 @@ def create_app(settings: Settings) -> FastAPI:
         counts = {"accepted": 0, "rejected": len(items) - len(ready), "failed": 0}
         for (index, report), outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
-                counts["accepted"] += 1
-                accepted_id = report["report_id"]
-                results[index] = {"index": index, "status": "accepted", "report_id": accepted_id, "errors": None}
+                results[index] = {
+                    "index": index,
+                    "status": "accepted",
+                    "report_id": report["report_id"],
+                    "errors": None,
+                }
             else:
                 counts["failed"] += 1
                 not_stored = [{"field": "", "problem": "not stored"}]
                 results[index] = {"index": index, "status": "failed", "report_id": None, "errors": not_stored}
+        counts["accepted"] = len(ready) - counts["failed"]
         if ready and counts["accepted"] == 0 and counts["failed"]:
             return _json({**counts, "results": results}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         return _json({**counts, "results": results}, 200)

@@ -252,7 +252,8 @@ def redact(text: str, key: bytes) -> tuple[str, list[tuple[IdentifierKind, str]]
     The text is first made `plain`, so identifiers written in full-width or other digits are found
     too (and the stored text keeps the folded form)."""
     text = plain(text)
-    return substitute(text, key, _could_match(text))
+    kinds = _could_match(text)
+    return substitute(text, key, kinds) if kinds else (text, [])
 
 
 def substitute(

@@ -229,58 +229,39 @@ _PLAIN_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
 _PLAIN_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
-_PlainList = Annotated[list[str], msgspec.Meta(max_length=20)]
+# Tuples, not lists: an absent or empty list is then the one empty tuple, where msgspec would make a
+# new list for each of the five lists of every report.
+_PlainList = Annotated[tuple[str, ...], msgspec.Meta(max_length=20)]
 
 
-def _plain(pattern: re.Pattern[str], value: str | None) -> None:
-    if value is not None and not pattern.fullmatch(value):
-        raise ValueError("not plainly spelled")
-
-
-def _all_plain(pattern: re.Pattern[str], values: list[str]) -> None:
-    if values and not all(map(pattern.fullmatch, values)):
-        raise ValueError("not plainly spelled")
+def _plain_domains(urls: Sequence[str]) -> tuple[str, ...]:
+    """The scammer's `domains`, from URLs spelled plainly (no surrounding whitespace, a host name)."""
+    hosts = []
+    for url in urls:
+        if url != url.strip():
+            raise ValueError("surrounding whitespace")
+        hosts.append(_valid_host(url))
+    return _domains(hosts)
 
 
 class _PlainVictim(msgspec.Struct, forbid_unknown_fields=True):
+    """Checked by `PlainReport.__post_init__`."""
+
     phone: str | None = None
     id_number: str | None = None
     age_band: AgeBand | None = None
     gender: Gender | None = None
 
-    def __post_init__(self) -> None:
-        # Absent values (the most) skip the call: this runs once per report of every batch.
-        if self.phone is not None:
-            _plain(_PLAIN_PHONE, self.phone)
-        if self.id_number is not None:
-            _plain(_PLAIN_ID_CARD, self.id_number)
-
 
 class _PlainScammer(msgspec.Struct, forbid_unknown_fields=True, dict=True):
-    phones: _PlainList = []
-    qq: _PlainList = []
-    wechat: _PlainList = []
-    urls: Annotated[list[Annotated[str, msgspec.Meta(max_length=2048)]], msgspec.Meta(max_length=20)] = []
-    bank_accounts: _PlainList = []
-    payment_channel: PaymentChannel | None = None
+    """Checked by `PlainReport.__post_init__`, which keeps the domains it read then."""
 
-    def __post_init__(self) -> None:
-        # Empty lists (the most) skip the call: this runs once per report of every batch.
-        if self.phones:
-            _all_plain(_PLAIN_PHONE, self.phones)
-        if self.qq:
-            _all_plain(_PLAIN_QQ, self.qq)
-        if self.wechat:
-            _all_plain(_PLAIN_WECHAT_ID, self.wechat)
-        if self.bank_accounts:
-            _all_plain(_PLAIN_BANK_ACCOUNT, self.bank_accounts)
-        if self.urls:
-            hosts = []
-            for url in self.urls:
-                if url != url.strip():
-                    raise ValueError("surrounding whitespace")
-                hosts.append(_valid_host(url))
-            self.domains = _domains(hosts)
+    phones: _PlainList = ()
+    qq: _PlainList = ()
+    wechat: _PlainList = ()
+    urls: Annotated[tuple[Annotated[str, msgspec.Meta(max_length=2048)], ...], msgspec.Meta(max_length=20)] = ()
+    bank_accounts: _PlainList = ()
+    payment_channel: PaymentChannel | None = None
 
     @functools.cached_property
     def domains(self) -> tuple[str, ...]:
@@ -309,22 +290,43 @@ class PlainReport(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict
     victim_phone: str | None = None
 
     def __post_init__(self) -> None:
-        # msgspec turns a ValueError here into its ValidationError: the caller falls back to ReportIn.
+        # msgspec turns a ValueError here into its ValidationError: the caller falls back to ReportIn,
+        # which says what is wrong (the messages here go nowhere). The victim and the scammer are
+        # checked here too, each test skipped for absent values (the most): a __post_init__ of their
+        # own would cost a call each, per report of every batch.
         text = self.description
         if text[0].isspace() or text[-1].isspace():
             raise ValueError("surrounding whitespace")
         if region_problem(self.region_code):  # its fullmatch leaves no room for whitespace
             raise ValueError("not a region code")
-        if self.report_id is not None:
-            _plain(_PLAIN_CLIENT_KEY, self.report_id)
-        if self.victim_phone is not None:
-            _plain(_PLAIN_PHONE, self.victim_phone)
+        report_id, victim_phone = self.report_id, self.victim_phone
+        if (report_id is not None and not _PLAIN_CLIENT_KEY.fullmatch(report_id)) or (
+            victim_phone is not None and not _PLAIN_PHONE.fullmatch(victim_phone)
+        ):
+            raise ValueError("not plainly spelled")
         fen = self.amount_lost_fen = _fen(self.amount_text)  # kept for `sanitise`, like the times below
         if fen > MAX_AMOUNT_CNY * 100:
             raise ValueError("not a plainly spelled amount")
         victim = self.victim
-        if self.victim_phone and victim and victim.phone and self.victim_phone != victim.phone:
-            raise ValueError("victim_phone and victim.phone disagree")
+        if victim is not None:
+            phone, id_number = victim.phone, victim.id_number
+            if (phone is not None and not _PLAIN_PHONE.fullmatch(phone)) or (
+                id_number is not None and not _PLAIN_ID_CARD.fullmatch(id_number)
+            ):
+                raise ValueError("not plainly spelled")
+            if victim_phone and phone and victim_phone != phone:
+                raise ValueError("victim_phone and victim.phone disagree")
+        scammer = self.scammer
+        if scammer is not None:
+            if (
+                (scammer.phones and not all(map(_PLAIN_PHONE.fullmatch, scammer.phones)))
+                or (scammer.qq and not all(map(_PLAIN_QQ.fullmatch, scammer.qq)))
+                or (scammer.wechat and not all(map(_PLAIN_WECHAT_ID.fullmatch, scammer.wechat)))
+                or (scammer.bank_accounts and not all(map(_PLAIN_BANK_ACCOUNT.fullmatch, scammer.bank_accounts)))
+            ):
+                raise ValueError("not plainly spelled")
+            if scammer.urls:
+                scammer.domains = _plain_domains(scammer.urls)
         # Parsed here (a date that does not exist raises) and kept for `sanitise`.
         reported = self.reported_at = _plain_time(self.reported_at_text)
         occurred = self.occurred_at = _plain_time(self.occurred_at_text)
