@@ -37,7 +37,6 @@ from fraudwatch.broker import die_with_parent
 from fraudwatch.collector import settled_garbage_collector
 from fraudwatch.errors import StorageError
 from fraudwatch.metrics import record
-from fraudwatch.pii import IdentifierKind
 from fraudwatch.producer import EnvelopeProducer
 from fraudwatch.reports import (
     ClientKey,
@@ -46,6 +45,7 @@ from fraudwatch.reports import (
     decode_batch,
     decode_report,
     fresh_report_ids,
+    sanitise_batch_for_wire,
     sanitise_for_wire,
 )
 from fraudwatch.settings import Settings
@@ -374,27 +374,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     zone = settings.zone
 
-    def prepare(
-        report: ReportFields,
-        who: Principal,
-        now: datetime,
-        client_key: str | None = None,
-        fresh_id: str | None = None,
-        hashes: dict[tuple[IdentifierKind, str], str] | None = None,
-    ) -> WireReport:
-        return sanitise_for_wire(
-            report,
-            key=key,
-            zone=zone,
-            now=now,
-            submitter=who.name,
-            default_channel=who.channel,
-            client_key=client_key,
-            fresh_id=fresh_id,
-            hashes=hashes,
-        )
-
     async def deliver(reports: list[WireReport]) -> list[BaseException | None]:
+        if not any(report["client_keyed"] for report in reports):  # most batches: no key to look up or keep
+            return await state["envelopes"].send(reports)
         fresh = [r for r in reports if not (r["client_keyed"] and cache.seen(r["report_id"]))]
         outcomes = dict(zip((id(r) for r in fresh), await state["envelopes"].send(fresh), strict=True))
         for report in fresh:
@@ -440,7 +422,15 @@ def create_app(settings: Settings) -> FastAPI:
         if idempotency_key and report.report_id and idempotency_key != report.report_id:
             raise HTTPException(422, "Idempotency-Key and report_id disagree")
         try:
-            sanitised = prepare(report, who, datetime.now(zone), client_key=idempotency_key)
+            sanitised = sanitise_for_wire(
+                report,
+                key=key,
+                zone=zone,
+                now=datetime.now(zone),
+                submitter=who.name,
+                default_channel=who.channel,
+                client_key=idempotency_key,
+            )
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         (outcome,) = await deliver([sanitised])
@@ -487,31 +477,46 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def accept_batch(who: Principal, body: bytes) -> Response:
         items = batch_items(body)
-        now = datetime.now(zone)
-        fresh = fresh_report_ids(len(items))
         results: list[dict[str, Any]] = [{}] * len(items)
-        ready: list[tuple[int, WireReport]] = []
-        hashes: dict[tuple[IdentifierKind, str], str] = {}
+        valid: list[int] = []
+        reports: list[ReportFields] = []
         for index, item in enumerate(items):
             if isinstance(item, list):
                 results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": item}
-                continue
-            try:
-                ready.append((index, prepare(item, who, now, fresh_id=fresh[index], hashes=hashes)))
-            except ValueError as exc:
-                errors = [{"field": "", "problem": str(exc)}]
+            else:
+                valid.append(index)
+                reports.append(item)
+        sanitised = sanitise_batch_for_wire(
+            reports,
+            fresh_report_ids(len(reports)),
+            key=key,
+            zone=zone,
+            now=datetime.now(zone),
+            submitter=who.name,
+            default_channel=who.channel,
+        )
+        ready: list[tuple[int, WireReport]] = []
+        for index, report in zip(valid, sanitised, strict=True):
+            if isinstance(report, ValueError):
+                errors = [{"field": "", "problem": str(report)}]
                 results[index] = {"index": index, "status": "rejected", "report_id": None, "errors": errors}
+            else:
+                ready.append((index, report))
         outcomes = await deliver([r for _, r in ready])
         counts = {"accepted": 0, "rejected": len(items) - len(ready), "failed": 0}
         for (index, report), outcome in zip(ready, outcomes, strict=True):
             if outcome is None:
-                counts["accepted"] += 1
-                accepted_id = report["report_id"]
-                results[index] = {"index": index, "status": "accepted", "report_id": accepted_id, "errors": None}
+                results[index] = {
+                    "index": index,
+                    "status": "accepted",
+                    "report_id": report["report_id"],
+                    "errors": None,
+                }
             else:
                 counts["failed"] += 1
                 not_stored = [{"field": "", "problem": "not stored"}]
                 results[index] = {"index": index, "status": "failed", "report_id": None, "errors": not_stored}
+        counts["accepted"] = len(ready) - counts["failed"]
         if ready and counts["accepted"] == 0 and counts["failed"]:
             return _json({**counts, "results": results}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         return _json({**counts, "results": results}, 200)

@@ -104,14 +104,23 @@ class KeyedHasher:
         """`kind` is an IdentifierKind (or its value); the result is "kind:32 hex digits"."""
         return kind + ":" + self.digest(kind, normalised)
 
-    def tagged(self, kind: IdentifierKind, raw: str) -> str:
-        """`hash` of the identifier as `normalise` makes it: "kind:32 hex digits"."""
+    def tagged(self, kind: IdentifierKind, raw: str, memo: dict[tuple[IdentifierKind, str], str] | None = None) -> str:
+        """`hash` of the identifier as `normalise` makes it: "kind:32 hex digits". With a `memo` (the
+        API shares one between the reports of a batch, whose scam rings repeat phones and accounts),
+        read from it if there and kept in it."""
+        if memo is not None:
+            digest = memo.get((kind, raw))
+            if digest is not None:
+                return digest
         prefix, prepared = self._tagged[kind]
         inner = prepared.copy()
         inner.update(normalise(kind, raw).encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return prefix + outer.hexdigest()[:32]
+        digest = prefix + outer.hexdigest()[:32]
+        if memo is not None:
+            memo[kind, raw] = digest
+        return digest
 
 
 @functools.lru_cache(maxsize=16)
@@ -243,7 +252,8 @@ def redact(text: str, key: bytes) -> tuple[str, list[tuple[IdentifierKind, str]]
     The text is first made `plain`, so identifiers written in full-width or other digits are found
     too (and the stored text keeps the folded form)."""
     text = plain(text)
-    return substitute(text, key, _could_match(text))
+    kinds = _could_match(text)
+    return substitute(text, key, kinds) if kinds else (text, [])
 
 
 def substitute(

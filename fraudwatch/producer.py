@@ -91,10 +91,13 @@ class EnvelopeProducer:
                 self._ship(partition)
             elif pending.timer is None:
                 pending.timer = loop.call_later(self._linger_s, self._ship, partition)
-        if envelopes:
-            # wait(), unlike gather(), leaves the shared futures alone if this caller is cancelled.
-            await asyncio.wait(set(envelopes))
-        return [_outcome(envelope) for envelope in envelopes]
+        if not envelopes:
+            return []
+        shared = set(envelopes)
+        # wait(), unlike gather(), leaves the shared futures alone if this caller is cancelled.
+        await asyncio.wait(shared)
+        outcomes = {envelope: _outcome(envelope) for envelope in shared}
+        return [outcomes[envelope] for envelope in envelopes]
 
     def _ship(self, partition: int) -> None:
         pending = self._pending.pop(partition, None)

@@ -23,7 +23,14 @@ from typing import Any
 # Module -> functions the ingest path calls through that module's globals; absent ones are skipped
 # (an older revision may lack some).
 STEPS = {
-    "fraudwatch.api": ("decode_batch", "decode_report", "sanitise_for_wire", "fresh_report_ids", "_json"),
+    "fraudwatch.api": (
+        "decode_batch",
+        "decode_report",
+        "sanitise_for_wire",
+        "sanitise_batch_for_wire",
+        "fresh_report_ids",
+        "_json",
+    ),
     "fraudwatch.producer": ("encode_envelope", "partition_for"),
 }
 _spent: dict[str, list[float]] = {"gc": [0, 0.0]}

@@ -25,6 +25,7 @@ from fraudwatch.reports import (
     decode_batch,
     decode_report,
     fresh_report_ids,
+    sanitise_batch_for_wire,
     sanitise_for_wire,
     url_host,
 )
@@ -586,6 +587,38 @@ def test_the_api_path_sends_what_the_old_code_sent_for_simulated_batches() -> No
     for generated in generate_reports(3000, seed=3):
         _assert_as_before(generated.body, SHANGHAI, hashes, now)
     assert hashes  # the memo was used
+
+
+def test_a_batch_is_sanitised_as_the_old_code_sanitised_each_of_its_reports() -> None:
+    now = datetime.now(UTC)
+    bodies = [json.dumps(g.body, ensure_ascii=False).encode() for g in generate_reports(600, seed=11)]
+    bodies[7] = json.dumps(payload(reported_at="2099-01-01T00:00:00Z"), ensure_ascii=False).encode()
+    bodies[8] = json.dumps(payload(report_id="k-1", victim_phone="+86 138 0013 8000")).encode()
+    bodies[9] = json.dumps(payload(occurred_at="1850-01-01T00:00:00+08:00")).encode()
+    reports: list[Any] = [decode_report(body) or ReportIn.model_validate_json(body) for body in bodies]
+    ids = fresh_report_ids(len(reports))
+    batch = sanitise_batch_for_wire(
+        reports, ids, key=b"k", zone=SHANGHAI, now=now, submitter="s", default_channel="web"
+    )
+    assert len(batch) == len(reports)
+    for body, fresh_id, sanitised in zip(bodies, ids, batch, strict=True):
+        try:
+            old = reference_ingest.sanitise(
+                ReportIn.model_validate_json(body),
+                key=b"k",
+                zone=SHANGHAI,
+                now=now,
+                submitter="s",
+                default_channel="web",
+                fresh_id=fresh_id,
+            )
+        except ValueError as exc:
+            assert isinstance(sanitised, ValueError), body
+            assert str(sanitised) == str(exc)
+            continue
+        assert not isinstance(sanitised, ValueError), body
+        assert encode_envelope("e", [sanitised]) == reference_ingest.encode_envelope("e", [old]), body
+    assert sum(isinstance(s, ValueError) for s in batch) == 1
 
 
 def test_the_api_path_writes_times_with_second_offsets_as_isoformat() -> None:
