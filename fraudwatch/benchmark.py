@@ -1028,7 +1028,8 @@ class Bench:
     async def _start_platform(self) -> None:
         host = "127.0.0.1"
         self.progress(f"platform: ClickHouse gateway on a temporary data directory ({self.workdir})")
-        self.gateway = ClickHouseGateway(self.workdir / "clickhouse", host, free_port(host), "Asia/Shanghai").start()
+        clickhouse_port = free_port(host)
+        self.gateway = ClickHouseGateway(self.workdir / "clickhouse", host, clickhouse_port, "Asia/Shanghai").start()
         broker_port = free_port(host)
         self.settings = Settings(
             data_dir=self.workdir,
@@ -1036,7 +1037,8 @@ class Bench:
             api_port=free_port(host),
             broker_port=broker_port,
             kafka_bootstrap=f"{host}:{broker_port}",
-            clickhouse_url=self.gateway.url,
+            clickhouse_url=None,  # the processes see the embedded ClickHouse of `up`, whatever the environment says
+            clickhouse_port=clickhouse_port,
             topic_prefix="bench",
             raw_partitions=self.config.partitions,
             broker_epoch=f"bench-{uuid.uuid4().hex[:8]}",
@@ -1076,9 +1078,11 @@ class Bench:
         return f"{self.s.topic_prefix}.bench.scratch"
 
     def _child_env(self) -> dict[str, str]:
-        # The worker reaches the bench's own embedded gateway by URL, so it is told what `up` would tell it.
-        chunk = lookup_chunk(self.s.leak_lookup_chunk, embedded=True)
-        settings = self.s.model_copy(update={"clickhouse_url": self.worker_url, "leak_lookup_chunk": chunk})
+        # The children find the bench's gateway where `up` would have it, unless it must be reached another way.
+        settings = self.s
+        if self.worker_url != self.s.clickhouse_endpoint:
+            chunk = lookup_chunk(self.s.leak_lookup_chunk, embedded=True)
+            settings = self.s.model_copy(update={"clickhouse_url": self.worker_url, "leak_lookup_chunk": chunk})
         env = settings.child_environment()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_project_root(), os.environ.get("PYTHONPATH", "")) if p)
         return env

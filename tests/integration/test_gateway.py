@@ -13,6 +13,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from fraudwatch.settings import Settings
+from sinks.clickhouse import connect
 from tests.integration.conftest import free_port, unique
 
 
@@ -117,3 +119,15 @@ def test_large_bound_parameters_sent_as_a_form_are_understood(ch: Client, clickh
     # external data tables (form files) are refused with a clear error, not misread
     refused = httpx.post(clickhouse_url, data={"query": "SELECT 1"}, files={"ext": ("ext.tsv", b"1\n")})
     assert refused.status_code == 400 and "external data" in refused.text
+
+
+def test_clients_of_the_embedded_gateway_do_not_compress_and_of_a_server_do(clickhouse_url: str) -> None:
+    port = int(clickhouse_url.rsplit(":", 1)[1])
+    embedded = connect(Settings(clickhouse_port=port))  # no URL: the gateway of `up`, on this machine
+    server = connect(Settings(clickhouse_url=clickhouse_url))
+    try:
+        assert embedded.write_compression is None and embedded.query("SELECT 1").result_rows == [(1,)]
+        assert server.write_compression == "lz4"
+    finally:
+        embedded.close()
+        server.close()
