@@ -171,13 +171,6 @@ class IngestPipeline:
         only make smaller batches, which cost ClickHouse more per report."""
         return self._prepare_lock.locked() or self._writes_waiting > 0
 
-    @property
-    def idle(self) -> bool:
-        """Nothing is being prepared or written: the periodic flush starts one only then. While a write is in
-        flight, what arrives waits for it (or for the buffer to fill): a flush started meanwhile would only
-        queue a smaller batch behind it, which costs ClickHouse more per report and arrives hardly sooner."""
-        return not self.flushing and not self._writes
-
     async def flush(self) -> None:
         """Write everything accepted so far; returns once ClickHouse holds it and its events are acked."""
         write = await self.start_flush()
@@ -353,7 +346,7 @@ def build_app(settings: Settings) -> faust.App:
     @app.timer(interval=settings.flush_interval_s)
     async def flush_periodically() -> None:
         # Not waiting for the write: the next batch is prepared while ClickHouse takes this one.
-        if "pipeline" in state and state["pipeline"].idle:
+        if "pipeline" in state and not state["pipeline"].flushing:
             await state["pipeline"].start_flush()
 
     async def publish_alert(key: bytes, value: bytes) -> None:
