@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from fraudwatch.api import REPORTS_PATH, create_app
-from fraudwatch.collector import settled_garbage_collector
+from fraudwatch.collector import FIRST_GENERATION_THRESHOLD, settled_garbage_collector
 from fraudwatch.settings import Settings
 
 TOKEN = "unit-test-token"
@@ -93,6 +93,6 @@ def test_the_collector_is_settled_while_serving_and_as_before_afterwards() -> No
     thresholds = gc.get_threshold()
     with settled_garbage_collector():
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (50_000, 10, 10)
+        assert gc.get_threshold() == (FIRST_GENERATION_THRESHOLD, 10, 10)
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds

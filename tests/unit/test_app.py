@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fraudwatch.collector import FIRST_GENERATION_THRESHOLD
 from fraudwatch.settings import Settings
 from sinks.writer import FlushResult, PreparedBatch
 from streams.app import GC_CLOCK, IngestPipeline, build_app, prepare_process
@@ -42,7 +43,7 @@ def test_prepare_process_freezes_start_up_and_collects_less_often() -> None:
     try:
         prepare_process()
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (50_000, 10, 10)
+        assert gc.get_threshold() == (FIRST_GENERATION_THRESHOLD, 10, 10)
         assert "pandas" in sys.modules or importlib.util.find_spec("pandas") is None
         # The flush log's GC time: collections are clocked from now on, once however often this runs.
         prepare_process()
