@@ -67,12 +67,12 @@ from fraudwatch.auth import new_token
 from fraudwatch.bench_detectors import measure_detectors
 from fraudwatch.broker import die_with_parent, ensure_topics, start_embedded_broker, wait_for_broker
 from fraudwatch.errors import FraudwatchError
-from fraudwatch.leaks import INFO_BIT, InfoType, class_mask
+from fraudwatch.leaks import INFO_BIT, InfoType
 from fraudwatch.reports import ReportIn, sanitise
 from fraudwatch.settings import Settings
 from fraudwatch.simulate import generate_reports
 from sinks.gateway import ClickHouseGateway
-from sinks.leaks import RECORD_COLUMNS, lookup_chunk
+from sinks.leaks import RECORD_COLUMNS, lookup_chunk, record_suffix
 from sinks.migrate import migrate
 from sinks.writer import ReportSink
 from streams.categorizer import classify_columns
@@ -535,7 +535,7 @@ def leak_index_identifiers(workload: Workload, config: BenchConfig) -> dict[str,
 def load_leak_index(client: Client, database: str, index: dict[str, list[str]]) -> int:
     """Write the index into `leak_records` as `fraudwatch leaks load` would (same columns and masks)."""
     mask = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]
-    suffix_of = {batch: f"\t{batch}\t{mask}\t{class_mask(mask)}\n" for batch in index}
+    suffix_of = {batch: record_suffix(batch, mask) for batch in index}
     written = 0
     for batch, identifiers in index.items():
         for start in range(0, len(identifiers), 500_000):

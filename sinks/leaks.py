@@ -47,7 +47,7 @@ from fraudwatch.leaks import (
 )
 from sinks.leak_filter import LeakFilter
 from streams.envelope import SanitisedReport
-from streams.facts import millis, victim_identifiers
+from streams.facts import MILLIS, millis, victim_identifiers
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ LINK_COLUMNS: Final = (
 LINK_SCHEMA: Final = pa.schema(
     zip(
         LINK_COLUMNS,
-        [pa.string(), pa.string(), pa.string(), pa.uint64(), pa.timestamp("ms", tz="UTC"), pa.list_(pa.string()),
+        [pa.string(), pa.string(), pa.string(), pa.uint64(), MILLIS, pa.list_(pa.string()),
          pa.uint32(), pa.string()],
         strict=True,
     )
@@ -269,9 +269,10 @@ def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[
     phones = list(map(_PHONE, reports))
     ids = list(map(_ID, reports))
     contacts = list(map(_CONTACTS, reports))
+    flat = list(chain.from_iterable(contacts))
     wanted = set(phones)
     wanted.update(ids)
-    wanted.update(chain.from_iterable(contacts))
+    wanted.update(flat)
     wanted.discard("")  # a victim identifier left empty is no identifier (`victim_identifiers`)
     hits = index.lookup(wanted) if wanted else {}
     if not hits:
@@ -279,7 +280,6 @@ def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[
     found = hits.__contains__
     matched = np.fromiter(map(found, phones), bool, len(reports)) | np.fromiter(map(found, ids), bool, len(reports))
     counts = np.fromiter(map(len, contacts), np.int64, len(reports))
-    flat = list(chain.from_iterable(contacts))
     owners = np.repeat(np.arange(len(reports)), counts)[np.fromiter(map(found, flat), bool, len(flat))]
     matched[owners] = True
     matches = [NO_MATCH] * len(reports)
@@ -402,6 +402,11 @@ class _BlockInserter:
             self._thread.join()
 
 
+def record_suffix(batch_id: str, info_mask: int) -> str:
+    """What follows the identifier in a TSV line of leak_records (RECORD_COLUMNS)."""
+    return f"\t{batch_id}\t{info_mask}\t{class_mask(info_mask)}\n"
+
+
 def write_records(
     client: Client,
     database: str,
@@ -431,7 +436,7 @@ def write_records(
                 masks[mask] += 1
                 suffix = suffixes.get(mask)
                 if suffix is None:
-                    suffix = suffixes[mask] = f"\t{batch_id}\t{mask}\t{class_mask(mask)}\n"
+                    suffix = suffixes[mask] = record_suffix(batch_id, mask)
                 for kind, value in item.identifiers:
                     append(hash_(kind, value))
                     append(suffix)

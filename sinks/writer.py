@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -42,6 +43,7 @@ from streams.facts import STATS_COLUMNS, Fact, FactColumns, Message, messages_of
 log = logging.getLogger(__name__)
 
 StreamKey = tuple[str, str, int]
+_T = TypeVar("_T")
 
 _VICTIM = attrgetter("victim")
 _SCAMMER = attrgetter("scammer")
@@ -198,11 +200,8 @@ class ReportSink:
             self._load_marks(batch.messages)
             is_new, is_fresh = self._unwritten(batch.messages)
             everything_new = bool(is_new.all())
-            new_reports = (
-                rows.reports
-                if everything_new
-                else [r for r, new in zip(rows.reports, is_new.tolist(), strict=True) if new]
-            )
+            keep = None if everything_new else is_new.tolist()
+            new_reports = _kept(rows.reports, keep)
             # What is inserted is built in another thread while the leak join below waits for ClickHouse; the
             # client stays in this thread (a client with a session takes one request at a time).
             built = self._builder.submit(self._build, rows, is_new if new_reports else None, is_fresh)
@@ -212,17 +211,12 @@ class ReportSink:
                 # crash in between leaves the facts unwritten, so the retry looks them up and links
                 # them again, which the links' ReplacingMergeTree key (batch_id, report_id) absorbs.
                 # The other order could write facts whose links no retry would ever write.
-                if batch.matches is None:
-                    matches = match_reports(self._leaks, new_reports)
-                elif everything_new:
-                    matches = batch.matches
-                else:
-                    matches = [m for m, new in zip(batch.matches, is_new.tolist(), strict=True) if new]
+                matches = (
+                    match_reports(self._leaks, new_reports) if batch.matches is None else _kept(batch.matches, keep)
+                )
                 if any(m.victim or m.scammer for m in matches):
-                    categories, reported = rows.categories, rows.reported
-                    if not everything_new:
-                        categories = [c for c, new in zip(categories, is_new.tolist(), strict=True) if new]
-                        reported = reported.filter(pa.array(is_new))
+                    categories = _kept(rows.categories, keep)
+                    reported = rows.reported if everything_new else rows.reported.filter(pa.array(is_new))
                     for links_table, side in ((VICTIM_LINKS, _VICTIM), (SCAMMER_LINKS, _SCAMMER)):
                         links = link_table(new_reports, categories, reported, list(map(side, matches)), "stream")
                         if links is not None:
@@ -332,6 +326,11 @@ class ReportSink:
                 },
             )  # fmt: skip
         return mark
+
+
+def _kept(values: Sequence[_T], keep: list[bool] | None) -> Sequence[_T]:
+    """The values `keep` marks (all of them for None)."""
+    return values if keep is None else [v for v, kept in zip(values, keep, strict=True) if kept]
 
 
 def _distinct(batch: Sequence[Message]) -> list[Message]:

@@ -45,11 +45,11 @@ _STRING = pa.string()
 _STRINGS = pa.list_(_STRING)
 _NO_STRINGS = pa.array([], _STRING)
 _MICROS = pa.timestamp("us", tz="UTC")
-_MILLIS = pa.timestamp("ms", tz="UTC")
+MILLIS: Final = pa.timestamp("ms", tz="UTC")  # a DateTime64(3) column, as Arrow
 # The columns of `reports` the worker writes, in order, with the Arrow types that ClickHouse reads into them.
 FACT_SCHEMA: Final = pa.schema(
     [
-        ("report_id", _STRING), ("reported_at", _MILLIS), ("occurred_at", _MILLIS), ("channel", _STRING),
+        ("report_id", _STRING), ("reported_at", MILLIS), ("occurred_at", MILLIS), ("channel", _STRING),
         ("submitter", _STRING), ("region_code", _STRING), ("province_code", _STRING), ("city_code", _STRING),
         ("category", _STRING), ("category_confidence", pa.float32()), ("category_evidence", _STRINGS),
         ("citizen_category", _STRING), ("contact_method", _STRING), ("payment_channel", _STRING),
@@ -230,7 +230,7 @@ def _instants(moments: Sequence[object]) -> pa.Array:
 def millis(micros: pa.Array) -> pa.Array:
     """Instants of `_instants` as the millisecond ticks of a DateTime64(3) column."""
     # The cast drops the sub-millisecond part (towards zero, which differs from flooring only before 1970).
-    return micros.cast(_MILLIS, safe=False)
+    return micros.cast(MILLIS, safe=False)
 
 
 # Where each column of FACT_COLUMNS comes from in a SanitisedReport; the others are made in `FactColumns.table`.
