@@ -6,6 +6,7 @@ import asyncio
 import csv
 import importlib
 import json
+import struct
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -402,6 +403,33 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -
         click.echo("(0 rows)")
 
 
+def as_shown(type_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """Rows with each Float32 value as the shortest decimal that is that Float32 (0.786, as clickhouse-client
+    shows it), not the double it widens to (0.7860000133514404)."""
+    single = [i for i, name in enumerate(type_names) if name in ("Float32", "Nullable(Float32)")]
+    if not single:
+        return rows
+    shown = [list(row) for row in rows]
+    for row in shown:
+        for i in single:
+            if row[i] is not None:
+                row[i] = shortest_float32(row[i])
+    return shown
+
+
+def shortest_float32(value: float) -> float:
+    """The double with the fewest significant digits that rounds to the same Float32 as `value`."""
+    single = struct.pack("<f", value)
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        candidate = float(f"{value:.{digits}g}")
+        try:
+            if struct.pack("<f", candidate) == single:
+                return candidate
+        except OverflowError:  # rounded past the largest float32 (values near 3.4e38)
+            continue
+    return value
+
+
 def display_width(text: str) -> int:
     """Terminal columns: Chinese characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -434,7 +462,7 @@ def query(sql: str, fmt: str, **options: Any) -> None:
                 result = client.query(sql)
             except ClickHouseError as exc:
                 raise StorageError(str(exc)) from exc
-        emit_rows(result.column_names, result.result_rows, fmt)
+        emit_rows(result.column_names, as_shown([t.name for t in result.column_types], result.result_rows), fmt)
         return 0
 
     _run(action)

@@ -99,11 +99,12 @@ def test_database_and_settings_follow_each_request_on_one_connection(clickhouse_
 
 def test_query_opens_the_data_directory_itself_when_no_platform_runs(tmp_path: Path) -> None:
     # chDB allows one engine per process, so this runs in a process of its own, as a user would.
-    command = [sys.executable, "-m", "fraudwatch", "query", "SELECT 40 + 2 AS answer", "--format", "csv",
-               "--data-dir", str(tmp_path), "--clickhouse-port", str(free_port())]  # fmt: skip
+    # A Float32 shows as clickhouse-client shows it, not as the double it widens to (0.7860000133514404).
+    command = [sys.executable, "-m", "fraudwatch", "query", "SELECT 40 + 2 AS answer, toFloat32(0.786) AS confidence",
+               "--format", "csv", "--data-dir", str(tmp_path), "--clickhouse-port", str(free_port())]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["answer", "42"]
+    assert result.stdout.split() == ["answer,confidence", "42,0.786"]
     assert (tmp_path / "clickhouse").is_dir()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fraudwatch.cli import render_table
+import numpy as np
+
+from fraudwatch.cli import as_shown, render_table, shortest_float32
 
 
 def test_render_table_exact_layout() -> None:
@@ -54,3 +56,17 @@ def test_render_table_accepts_tuples_and_chinese() -> None:
     assert lines[0] == "省份 | 损失"
     assert lines[2] == "湖北 | 1200050"
     assert lines[3] == "(1 row)"
+
+
+def test_float32_values_show_as_clickhouse_shows_them() -> None:
+    widened = float(np.float32(0.786))  # what clickhouse-connect hands back for a Float32 0.786
+    assert widened != 0.786
+    rows = as_shown(["String", "Float32", "Nullable(Float32)", "Float64"], [["a", widened, None, widened]])
+    assert rows == [["a", 0.786, None, widened]]  # Float64 columns are left exactly as they are
+
+
+def test_shortest_float32_round_trips() -> None:
+    for value in (0.0, 1.0, 0.1, 0.786, 1e-7, 3.4028234663852886e38, -2.5, 16777217.0, 0.3333333432674408):
+        shown = shortest_float32(value)
+        assert np.float32(shown) == np.float32(value)
+        assert len(repr(shown)) <= len(repr(value))
