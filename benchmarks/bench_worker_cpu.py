@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from clickhouse_connect.driver.query import arrow_buffer
 
-from fraudwatch.benchmark import BenchConfig, leak_index_identifiers, prepare_workload
 from fraudwatch.collector import settle_garbage_collector
 from fraudwatch.leaks import INFO_BIT, InfoType
 from fraudwatch.settings import Settings
@@ -59,6 +58,9 @@ def workload(path: Path, reports: int) -> tuple[list[bytes], dict[str, list[tupl
     if path.exists():
         kept: tuple[list[bytes], dict[str, list[tuple[str, int]]]] = pickle.loads(path.read_bytes())  # noqa: S301
         return kept  # (a file this script wrote)
+    # Imported only here: it imports chDB, whose allocator the worker does not have.
+    from fraudwatch.benchmark import BenchConfig, leak_index_identifiers, prepare_workload
+
     config = BenchConfig(reports=reports)
     made = prepare_workload(config, Settings(), lambda message: print(message, flush=True))
     mask = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]  # as `load_leak_index` writes them
