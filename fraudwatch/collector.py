@@ -6,10 +6,14 @@ ran dozens of times per batch and went over the batches in flight again and agai
 everything start-up made in each full collection: ~11 µs of CPU per report in the worker, 15% of the
 API's CPU during batch ingest (BENCHMARKS.md). What start-up made lives as long as the process, so it
 is frozen out of every later collection.
+
+The worker also has glibc's allocator keep what a flush frees for the next one (`keep_freed_memory`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,3 +41,30 @@ def settled_garbage_collector() -> Iterator[None]:
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+# glibc's mallopt parameters, and what the worker sets them to (see `keep_freed_memory`).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 * 2**20  # glibc's largest
+TRIM_THRESHOLD = 512 * 2**20
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's allocator keep memory the process frees, for the next batch, instead of giving it back to
+    the system at once; True if it is glibc's and took the settings.
+
+    Every flush of the worker allocates and frees tens of MB (columns, lookups, buffers): by default large
+    blocks are mapped and unmapped one by one until glibc's threshold has adapted, and the top of the heap is
+    trimmed whenever twice that threshold is free there, so the next flush page-faults the same memory in
+    again. The worker spent ~15-20% of its CPU in the kernel; its flush path made 0.6 page faults per report
+    in-process, 0.2 with these settings. Peak memory is unchanged: the process only holds on to it.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(libc_name).mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

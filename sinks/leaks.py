@@ -278,15 +278,25 @@ def match_reports(index: LeakIndex, reports: Sequence[SanitisedReport]) -> list[
     if not hits:
         return [NO_MATCH] * len(reports)
     found = hits.__contains__
-    matched = np.fromiter(map(found, phones), bool, len(reports)) | np.fromiter(map(found, ids), bool, len(reports))
+    victim = np.fromiter(map(found, phones), bool, len(reports)) | np.fromiter(map(found, ids), bool, len(reports))
     counts = np.fromiter(map(len, contacts), np.int64, len(reports))
-    owners = np.repeat(np.arange(len(reports)), counts)[np.fromiter(map(found, flat), bool, len(flat))]
-    matched[owners] = True
+    scammer = np.zeros(len(reports), bool)
+    scammer[np.repeat(np.arange(len(reports)), counts)[np.fromiter(map(found, flat), bool, len(flat))]] = True
     matches = [NO_MATCH] * len(reports)
-    for k in np.flatnonzero(matched).tolist():
+    # Each side looked at only where it matched: most linked reports are linked by their victim alone.
+    for k, by_victim, by_scammer in zip(*(a.tolist() for a in _where_any(victim, scammer)), strict=True):
         r = reports[k]
-        matches[k] = LeakMatch(_matches(victim_identifiers(r), hits), _matches(r.scammer_contacts, hits))
+        matches[k] = LeakMatch(
+            _matches(victim_identifiers(r), hits) if by_victim else _NO_BATCHES,
+            _matches(r.scammer_contacts, hits) if by_scammer else _NO_BATCHES,
+        )
     return matches
+
+
+def _where_any(*masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The places where any of the masks is true, and each mask there."""
+    where = np.flatnonzero(np.logical_or.reduce(masks))
+    return (where, *(mask[where] for mask in masks))
 
 
 _PHONE: Final = attrgetter("victim_phone_hash")

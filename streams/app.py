@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar, cast
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from fraudwatch.collector import settle_garbage_collector
+from fraudwatch.collector import keep_freed_memory, settle_garbage_collector
 from fraudwatch.errors import InvalidEnvelopeError
 from fraudwatch.settings import Settings
 from sinks.alerts import AlertStore
@@ -52,6 +52,7 @@ def prepare_process() -> None:
     young is freed by reference counting whatever the threshold. What start-up made lives as long as the
     process, so no collection needs to go over it again.
     """
+    keep_freed_memory()
     load_lazy_imports()
     settle_garbage_collector()
     if GC_CLOCK not in gc.callbacks:

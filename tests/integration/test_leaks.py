@@ -218,11 +218,18 @@ class _FailingInsertOnce:
         self._client = client
         self.failed = False
 
-    def insert_arrow(self, table: str, *args: Any, **kwargs: Any) -> Any:
+    def _fail_first(self, table: str) -> None:
         if table.endswith(".reports") and not self.failed:
             self.failed = True
             raise ConnectionError("ClickHouse went away")
+
+    def insert_arrow(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        self._fail_first(table)
         return self._client.insert_arrow(table, *args, **kwargs)
+
+    def raw_insert(self, table: str, *args: Any, **kwargs: Any) -> Any:  # the sink's Arrow inserts
+        self._fail_first(table)
+        return self._client.raw_insert(table, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -26,12 +26,15 @@ from streams.facts import (
     KeyAges,
     Message,
     SourcePosition,
+    city_codes,
+    city_of,
     fact_table,
     facts_of,
     first_copies,
     messages_of,
     minute_of,
     minute_stats,
+    province_codes,
     province_of,
 )
 
@@ -75,6 +78,13 @@ def sort_key(row: dict[str, Any]) -> tuple[str, ...]:
 )
 def test_province_of(region: str, province: str) -> None:
     assert province_of(region) == province
+
+
+@given(st.lists(st.text(max_size=8)))
+def test_province_and_city_codes_of_a_column_are_those_of_each_code(regions: list[str]) -> None:
+    column = pa.array(regions, pa.string())
+    assert province_codes(column).to_pylist() == [province_of(r) for r in regions]
+    assert city_codes(column).to_pylist() == [city_of(r) for r in regions]
 
 
 def test_stream_key_is_topic_epoch_partition() -> None:
