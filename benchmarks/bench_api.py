@@ -21,6 +21,7 @@ same 2,000 simulated reports in batches of 500, the best of `--passes` passes; t
 round of each variant.
 
     python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--probe] [--json F]
+        [--kinds batch]
     python benchmarks/bench_api.py --steps [--baseline 9470161] [--rounds 4] [--passes 12]
 """
 
@@ -254,6 +255,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--no-h11", action="store_true", help="leave out the baseline on asyncio + h11 (shorter runs)")
     parser.add_argument("--probe", action="store_true", help="also time GC and the ingest steps inside the API")
+    parser.add_argument(
+        "--kinds", default="single,batch", help="loads to run, of single and batch (default: %(default)s)"
+    )
     parser.add_argument("--steps", action="store_true", help="the batch path step by step, in process (see above)")
     parser.add_argument("--passes", type=int, default=12, help="--steps: passes per child (default: %(default)s)")
     parser.add_argument("--steps-child", action="store_true", help=argparse.SUPPRESS)
@@ -267,6 +271,7 @@ def main() -> None:
 
     singles, batches = batch_bodies()
     token = new_token()
+    kinds = args.kinds.split(",")
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:
         workdir = Path(temp)
@@ -298,6 +303,8 @@ def main() -> None:
                     api = start_api(variant, settings, hidden, workdir, probe)
                     try:
                         for kind, bodies in (("single", singles), ("batch", batches)):
+                            if kind not in kinds:
+                                continue
                             figures = measure(loads, api, settings, token, kind, bodies, args.duration, probe)
                             results[variant.name][kind].append(figures)
                             print(
@@ -320,16 +327,20 @@ def main() -> None:
 
     print()
     print(f"best of {args.rounds} rounds, {args.duration:.0f} s each; ratio = baseline CPU / this variant's CPU")
-    print(f"{'variant':<34} {'kind':<7} {'reports/s':>10} {'API CPU/report':>15} {'one core':>10} {'ratio':>6}")
+    print(
+        f"{'variant':<34} {'kind':<7} {'reports/s':>10} {'API CPU/report':>15} {'one core':>10} {'ratio':>6} "
+        f"{'mean of rounds':>15}"
+    )
     first = variants[0].name
     for variant in variants:
-        for kind in ("single", "batch"):
+        for kind in kinds:
             best = min(results[variant.name][kind], key=lambda f: f["api_cpu_us_per_report"])
             base = min(f["api_cpu_us_per_report"] for f in results[first][kind])
             cpu = best["api_cpu_us_per_report"]
+            mean = sum(f["api_cpu_us_per_report"] for f in results[variant.name][kind]) / args.rounds
             print(
                 f"{variant.name:<34} {kind:<7} {best['reports_per_s']:>10,.0f} {cpu:>12,.1f} µs "
-                f"{1e6 / cpu:>8,.0f}/s {base / cpu:>5.2f}x"
+                f"{1e6 / cpu:>8,.0f}/s {base / cpu:>5.2f}x {mean:>12,.1f} µs"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
