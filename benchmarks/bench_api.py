@@ -21,7 +21,15 @@ same 2,000 simulated reports in batches of 500, the best of `--passes` passes; t
 round of each variant.
 
     python benchmarks/bench_api.py [--baseline 6f636ed] [--duration 10] [--rounds 2] [--no-h11] [--probe] [--json F]
+        [--kinds batch]
     python benchmarks/bench_api.py --steps [--baseline 9470161] [--rounds 4] [--passes 12]
+    BENCH_API_CALLGRIND=1 valgrind --tool=callgrind --instr-atstart=no \\
+        python benchmarks/bench_api.py --cycle [--requests 8] [--clients 1]
+
+`--cycle` runs this tree's batch path in process without an HTTP server (the app's ASGI handler, the
+envelope producer, aiokafka, the broker's answers) and prints the process CPU per report; under
+callgrind (as above; one client at a time, or the 5 s send timeout can expire at valgrind's pace) it
+counts the measured requests only.
 """
 
 from __future__ import annotations
@@ -246,6 +254,106 @@ def compare_steps(baseline: str, rounds: int, passes: int) -> None:
         print(f"{step:<10} {old:>12.1f} {new:>12.1f}   {old / new:.2f}x")
 
 
+def bench_settings(workdir: Path, token: str) -> Settings:
+    return Settings(
+        data_dir=workdir,
+        broker_port=free_port(),
+        api_port=free_port(),
+        dev_token=token,
+        topic_prefix="benchapi",
+        clickhouse_url="http://127.0.0.1:9",  # none: the API's rejection counter fails quietly
+        log_level="WARNING",
+    )
+
+
+def callgrind_counting(on: bool) -> None:
+    """Starts or stops callgrind's counting in this process, if it runs under callgrind (BENCH_API_CALLGRIND)."""
+    if os.environ.get("BENCH_API_CALLGRIND"):
+        command = ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())]
+        subprocess.run(command, capture_output=True, check=True)
+
+
+async def run_cycles(settings: Settings, token: str, batches: list[bytes], requests: int, clients: int) -> None:
+    """Batch requests straight into this tree's ASGI app (as uvicorn would call it, the body in 64 KiB
+    messages), `clients` at a time; prints the process CPU per report, and starts and stops callgrind's
+    counting around the measured requests when run under it."""
+    import resource
+
+    from fraudwatch.api import create_app
+
+    app = create_app(settings)
+    lifespan_in: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan_out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan_in.get, lifespan_out.put)
+    )
+    await lifespan_in.put({"type": "lifespan.startup"})
+    if (await lifespan_out.get())["type"] != "lifespan.startup.complete":
+        raise RuntimeError("the API did not start")
+    headers = [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")]
+    sent = iter(range(1 << 62))
+
+    async def request(body: bytes) -> None:
+        chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+        messages = iter(
+            [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+        )
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages, {"type": "http.disconnect"})
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": BATCH_PATH.decode(), "raw_path": BATCH_PATH, "query_string": b"", "root_path": "", "state": {},
+            "headers": [*headers, (b"content-length", b"%d" % len(body))], "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", settings.api_port),
+        }  # fmt: skip
+        await app(scope, receive, send)
+        if status != [200]:
+            raise RuntimeError(f"answered {status}")
+
+    async def client(count: int) -> None:
+        for _ in range(count):
+            await request(batches[next(sent) % len(batches)])
+
+    await asyncio.gather(*(client(2) for _ in range(clients)))  # warm: the producer's connections, caches
+    callgrind_counting(True)  # blocks the loop on purpose: counting starts before the measured requests
+    faults, cpu = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+    await asyncio.gather(*(client(requests // clients) for _ in range(clients)))
+    cpu, faults = time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    callgrind_counting(False)
+    reports = requests // clients * clients * 500
+    print(f"{reports:,} reports in batches of 500, {clients} at a time: {cpu / reports * 1e6:.1f} µs of process CPU "
+          f"per report, {faults / reports:.2f} page faults per report")  # fmt: skip
+    await lifespan_in.put({"type": "lifespan.shutdown"})
+    await lifespan
+
+
+def ingest_cycles(requests: int, clients: int) -> None:
+    """`--cycle`: the whole batch path of this tree (the app's handler, sanitising, the envelope producer,
+    aiokafka and the broker's answer) without an HTTP server, in this process, so that callgrind can count
+    it: `BENCH_API_CALLGRIND=1 valgrind --tool=callgrind --instr-atstart=no python bench_api.py --cycle`."""
+    import uvloop
+
+    _, batches = batch_bodies()
+    token = new_token()
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:
+        settings = bench_settings(Path(temp), token)
+        broker = start_embedded_broker(settings, Path(temp) / "broker.log")
+        try:
+            asyncio.run(wait_for_broker(settings.bootstrap_servers))
+            asyncio.run(ensure_topics(settings))
+            uvloop.run(run_cycles(settings, token, batches, requests, clients))
+        finally:
+            broker.terminate()
+            broker.wait(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default="6f636ed", help="git revision to compare with (default: %(default)s)")
@@ -254,9 +362,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--no-h11", action="store_true", help="leave out the baseline on asyncio + h11 (shorter runs)")
     parser.add_argument("--probe", action="store_true", help="also time GC and the ingest steps inside the API")
+    parser.add_argument(
+        "--kinds", default="single,batch", help="loads to run, of single and batch (default: %(default)s)"
+    )
     parser.add_argument("--steps", action="store_true", help="the batch path step by step, in process (see above)")
     parser.add_argument("--passes", type=int, default=12, help="--steps: passes per child (default: %(default)s)")
     parser.add_argument("--steps-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cycle", action="store_true", help="the batch path in process, for callgrind (see above)")
+    parser.add_argument("--requests", type=int, default=40, help="--cycle: measured requests (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=4, help="--cycle: requests at a time (default: %(default)s)")
     args = parser.parse_args()
     if args.steps_child:
         print(json.dumps(pure_path_steps(args.passes)))
@@ -264,9 +378,13 @@ def main() -> None:
     if args.steps:
         compare_steps(args.baseline, args.rounds, args.passes)
         return
+    if args.cycle:
+        ingest_cycles(args.requests, args.clients)
+        return
 
     singles, batches = batch_bodies()
     token = new_token()
+    kinds = args.kinds.split(",")
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as temp:
         workdir = Path(temp)
@@ -277,15 +395,7 @@ def main() -> None:
             Variant(f"{args.baseline}, uvloop + httptools", old),
             Variant("this tree", ROOT),
         ]
-        settings = Settings(
-            data_dir=workdir,
-            broker_port=free_port(),
-            api_port=free_port(),
-            dev_token=token,
-            topic_prefix="benchapi",
-            clickhouse_url="http://127.0.0.1:9",  # none: the API's rejection counter fails quietly
-            log_level="WARNING",
-        )
+        settings = bench_settings(workdir, token)
         broker = start_embedded_broker(settings, workdir / "broker.log")
         loads = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
         results: dict[str, dict[str, list[dict[str, Any]]]] = {v.name: {"single": [], "batch": []} for v in variants}
@@ -298,6 +408,8 @@ def main() -> None:
                     api = start_api(variant, settings, hidden, workdir, probe)
                     try:
                         for kind, bodies in (("single", singles), ("batch", batches)):
+                            if kind not in kinds:
+                                continue
                             figures = measure(loads, api, settings, token, kind, bodies, args.duration, probe)
                             results[variant.name][kind].append(figures)
                             print(
@@ -320,16 +432,20 @@ def main() -> None:
 
     print()
     print(f"best of {args.rounds} rounds, {args.duration:.0f} s each; ratio = baseline CPU / this variant's CPU")
-    print(f"{'variant':<34} {'kind':<7} {'reports/s':>10} {'API CPU/report':>15} {'one core':>10} {'ratio':>6}")
+    print(
+        f"{'variant':<34} {'kind':<7} {'reports/s':>10} {'API CPU/report':>15} {'one core':>10} {'ratio':>6} "
+        f"{'mean of rounds':>15}"
+    )
     first = variants[0].name
     for variant in variants:
-        for kind in ("single", "batch"):
+        for kind in kinds:
             best = min(results[variant.name][kind], key=lambda f: f["api_cpu_us_per_report"])
             base = min(f["api_cpu_us_per_report"] for f in results[first][kind])
             cpu = best["api_cpu_us_per_report"]
+            mean = sum(f["api_cpu_us_per_report"] for f in results[variant.name][kind]) / args.rounds
             print(
                 f"{variant.name:<34} {kind:<7} {best['reports_per_s']:>10,.0f} {cpu:>12,.1f} µs "
-                f"{1e6 / cpu:>8,.0f}/s {base / cpu:>5.2f}x"
+                f"{1e6 / cpu:>8,.0f}/s {base / cpu:>5.2f}x {mean:>12,.1f} µs"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
