@@ -28,7 +28,6 @@ import pyarrow as pa
 from clickhouse_connect.driver.query import arrow_buffer
 
 from fraudwatch.collector import settle_garbage_collector
-from fraudwatch.leaks import INFO_BIT, InfoType
 from fraudwatch.settings import Settings
 from sinks.leaks import LeakIndex, link_table, match_reports
 from streams.envelope import decode_envelope
@@ -59,16 +58,21 @@ def workload(path: Path, reports: int) -> tuple[list[bytes], dict[str, list[tupl
         kept: tuple[list[bytes], dict[str, list[tuple[str, int]]]] = pickle.loads(path.read_bytes())  # noqa: S301
         return kept  # (a file this script wrote)
     # Imported only here: it imports chDB, whose allocator the worker does not have.
-    from fraudwatch.benchmark import BenchConfig, leak_index_identifiers, prepare_workload
+    from fraudwatch.benchmark import (
+        LEAK_INDEX_INFO_MASK,
+        UNRELATED_LEAK_BATCH,
+        BenchConfig,
+        leak_index_identifiers,
+        prepare_workload,
+    )
 
     config = BenchConfig(reports=reports)
     made = prepare_workload(config, Settings(), lambda message: print(message, flush=True))
-    mask = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]  # as `load_leak_index` writes them
     hits: dict[str, list[tuple[str, int]]] = {}
     for batch, identifiers in leak_index_identifiers(made, config).items():
-        if batch != "bench-unrelated":
+        if batch != UNRELATED_LEAK_BATCH:
             for identifier in identifiers:
-                hits.setdefault(identifier, []).append((batch, mask))
+                hits.setdefault(identifier, []).append((batch, LEAK_INDEX_INFO_MASK))
     path.write_bytes(pickle.dumps((made.envelopes, hits)))
     return made.envelopes, hits
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import clickhouse_connect
 import httpx
@@ -510,6 +510,11 @@ def prepare_workload(config: BenchConfig, settings: Settings, progress: Progress
 # --- Kafka helpers ----------------------------------------------------------------------------------
 
 
+# The batch of the bench's index that no report's identifier is in, and the info mask of every batch.
+UNRELATED_LEAK_BATCH: Final = "bench-unrelated"
+LEAK_INDEX_INFO_MASK: Final = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]
+
+
 def leak_index_identifiers(workload: Workload, config: BenchConfig) -> dict[str, list[str]]:
     """Batch id -> hashed identifiers of the bench's leak index: the victims of `leak_victim_share` of the
     distinct reports, the scammer contacts of a tenth as many, and unrelated identifiers up to
@@ -529,13 +534,12 @@ def leak_index_identifiers(workload: Workload, config: BenchConfig) -> dict[str,
     filler_count = max(0, config.leak_identifiers - len(victims) - len(contacts))
     rng = random.Random(config.seed)  # noqa: S311 (test data, not secrets)
     filler = [f"phone:{rng.getrandbits(128):032x}" for _ in range(filler_count)]
-    return {"bench-victims": sorted(victims), "bench-scammers": sorted(contacts), "bench-unrelated": filler}
+    return {"bench-victims": sorted(victims), "bench-scammers": sorted(contacts), UNRELATED_LEAK_BATCH: filler}
 
 
 def load_leak_index(client: Client, database: str, index: dict[str, list[str]]) -> int:
     """Write the index into `leak_records` as `fraudwatch leaks load` would (same columns and masks)."""
-    mask = INFO_BIT[InfoType.PHONE] | INFO_BIT[InfoType.ID_CARD]
-    suffix_of = {batch: record_suffix(batch, mask) for batch in index}
+    suffix_of = {batch: record_suffix(batch, LEAK_INDEX_INFO_MASK) for batch in index}
     written = 0
     for batch, identifiers in index.items():
         for start in range(0, len(identifiers), 500_000):
